@@ -1,0 +1,61 @@
+"""The pure engine: evaluate(catalog, facts) -> results.
+
+Each check's rule is dispatched to its rule kind. A rule that raises is a bug
+in kaudit, but it must not cost the auditor the other results or turn into a
+silent absence: it becomes an ERROR result that says so.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+from kaudit.catalog import Catalog, Check
+from kaudit.model import CLUSTER, Evidence, Facts, Finding, Result, Status
+from kaudit.rules import files, flags, kubelet
+from kaudit.rules.predicates import Context, get_predicate
+
+
+def evaluate(catalog: Catalog, facts: Facts, only: Iterable[str] | None = None) -> list[Result]:
+    ctx = Context()
+    selected = set(only) if only else None
+    results: list[Result] = []
+    for check in catalog.checks:
+        if selected is not None and not any(check.id == s or check.id.startswith(s + ".") for s in selected):
+            continue
+        results.extend(evaluate_check(check, facts, ctx))
+    return results
+
+
+def evaluate_check(check: Check, facts: Facts, ctx: Context | None = None) -> list[Result]:
+    ctx = ctx or Context()
+    try:
+        findings = list(_findings(check, facts, ctx))
+    except Exception as exc:  # a kaudit bug: report it, keep the other checks
+        findings = [Finding(Status.ERROR, CLUSTER,
+                            f"internal error while evaluating this check: {type(exc).__name__}: {exc}",
+                            (Evidence("kaudit", None, "engine", note="please report this as a bug"),))]
+    if not findings:
+        # A rule must always say something about its targets; nothing to say is not a PASS.
+        findings = [Finding(Status.ERROR, CLUSTER, "no target could be evaluated for this check")]
+    return [to_result(check, f) for f in findings]
+
+
+def _findings(check: Check, facts: Facts, ctx: Context) -> Iterable[Finding]:
+    rule = check.rule
+    kind = check.rule_kind
+    if kind == "flag":
+        return flags.evaluate_flag_rule(check, rule["flag"], facts, ctx)
+    if kind == "file":
+        return files.evaluate_file_rule(check, rule["file"], facts, ctx)
+    if kind == "setting":
+        return kubelet.evaluate_setting_rule(check, rule["setting"], facts, ctx)
+    fn = get_predicate(rule["predicate"])
+    return fn(facts, check, rule.get("params") or {}, ctx)
+
+
+def to_result(check: Check, finding: Finding) -> Result:
+    return Result(
+        check=check.id, title=check.title, section=check.section, level=check.level,
+        cis_label=check.cis_label, automated=check.automated, severity=check.severity,
+        status=finding.status, target=finding.target, message=finding.message,
+        evidence=finding.evidence, remediation=check.remediation,
+    )

@@ -1,0 +1,522 @@
+"""Plain, typed data shared by every layer: facts in, results out.
+
+Collectors produce `ClusterFacts` and `NodeFacts`; the engine turns them into
+`Result`s; formatters render a `Report`. Nothing here does I/O.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator, Mapping
+
+
+class Status(str, enum.Enum):
+    PASS = "PASS"
+    FAIL = "FAIL"
+    WARN = "WARN"    # a person must review; the evidence gathered is attached
+    SKIP = "SKIP"    # not applicable here, with the reason
+    ERROR = "ERROR"  # could not collect the evidence, with the reason
+    WAIVED = "WAIVED"  # accepted risk, with owner, justification and expiry
+
+    def __str__(self) -> str:  # so f-strings print "PASS", not "Status.PASS"
+        return self.value
+
+
+# ---------------------------------------------------------------------------
+# Results
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What a result is about. Cluster-wide checks use kind "Cluster"."""
+    kind: str
+    name: str
+    namespace: str | None = None
+    node: str | None = None
+
+    def key(self) -> str:
+        """Stable identity used for trends, waivers and JUnit test names."""
+        parts = [self.kind, self.namespace or "", self.name, self.node or ""]
+        return "/".join(parts)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "name": self.name,
+                "namespace": self.namespace, "node": self.node}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Target":
+        return cls(kind=data["kind"], name=data["name"],
+                   namespace=data.get("namespace"), node=data.get("node"))
+
+
+CLUSTER = Target(kind="Cluster", name="cluster")
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One observation: what was looked at, the value seen, where, and what was expected."""
+    what: str                     # "--profiling", "mode of /etc/kubernetes/admin.conf", "ClusterRoleBinding x"
+    value: str | None             # the value seen, rendered as text; None when absent
+    source: str                   # "process kube-apiserver (pid 812) on node cp-1", "static pod kube-system/..."
+    expected: str | None = None   # "false", "600 or more restrictive"
+    note: str | None = None       # "Kubernetes default (flag absent)", "configz disagrees with the file"
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"what": self.what, "value": self.value, "source": self.source}
+        if self.expected is not None:
+            out["expected"] = self.expected
+        if self.note is not None:
+            out["note"] = self.note
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Evidence":
+        return cls(what=data["what"], value=data.get("value"), source=data.get("source", ""),
+                   expected=data.get("expected"), note=data.get("note"))
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """What a rule returns for one target; the engine adds the check's metadata."""
+    status: Status
+    target: Target
+    message: str
+    evidence: tuple[Evidence, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Waiver:
+    check: str
+    owner: str
+    justification: str
+    expires: str          # ISO date
+    ticket: str | None = None
+    selector: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        out = {"check": self.check, "owner": self.owner, "justification": self.justification,
+               "expires": self.expires, "selector": dict(self.selector)}
+        if self.ticket:
+            out["ticket"] = self.ticket
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    check: str            # CIS id, "1.2.1"
+    title: str
+    section: str          # "1.2"
+    level: int
+    cis_label: str        # "Automated" | "Manual" (as CIS labels it)
+    automated: bool       # whether kaudit decides it fully
+    severity: str         # critical | high | medium | low | info
+    status: Status
+    target: Target
+    message: str
+    evidence: tuple[Evidence, ...]
+    remediation: str
+    waiver: Waiver | None = None
+    original_status: Status | None = None   # set when WAIVED
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "check": self.check, "title": self.title, "section": self.section,
+            "level": self.level, "cis_label": self.cis_label, "automated": self.automated,
+            "severity": self.severity, "status": self.status.value,
+            "target": self.target.to_json(), "message": self.message,
+            "evidence": [e.to_json() for e in self.evidence],
+            "remediation": self.remediation,
+        }
+        if self.waiver is not None:
+            out["waiver"] = self.waiver.to_json()
+            out["original_status"] = self.original_status.value if self.original_status else None
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Result":
+        waiver = data.get("waiver")
+        return cls(
+            check=data["check"], title=data["title"], section=data.get("section", ""),
+            level=int(data.get("level", 1)), cis_label=data.get("cis_label", ""),
+            automated=bool(data.get("automated", False)), severity=data.get("severity", "medium"),
+            status=Status(data["status"]), target=Target.from_json(data["target"]),
+            message=data.get("message", ""),
+            evidence=tuple(Evidence.from_json(e) for e in data.get("evidence", [])),
+            remediation=data.get("remediation", ""),
+            waiver=Waiver(**{k: v for k, v in waiver.items()}) if waiver else None,
+            original_status=Status(data["original_status"]) if data.get("original_status") else None,
+        )
+
+
+# ---------------------------------------------------------------------------
+# Cluster facts (from the API server or from manifest dumps)
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class OwnerRef:
+    kind: str
+    name: str
+    uid: str | None = None
+    controller: bool = False
+
+
+@dataclass(slots=True)
+class KObject:
+    """A Kubernetes object reduced to what checks read (see kaudit.collect.trim).
+
+    `body` keeps only the fields of the object checks need (spec, rules,
+    subjects, roleRef, webhooks, ...); Secret data is never kept.
+    """
+    kind: str               # the key used in ClusterFacts.objects, see kind_key()
+    api_version: str
+    name: str
+    namespace: str | None
+    uid: str | None
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    owners: tuple[OwnerRef, ...]
+    body: dict[str, Any]
+    origin: str = ""        # "api" or "path/to/file.yaml:12"
+
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.name}" if self.namespace else self.name
+
+
+def kind_key(api_version: str, kind: str) -> str:
+    """The key objects are filed under: the Kind, prefixed by its API group
+    unless the group is one of Kubernetes' own (so Calico's NetworkPolicy and
+    Kubernetes' NetworkPolicy do not collide)."""
+    group = api_version.rsplit("/", 1)[0] if "/" in api_version else ""
+    if group in K8S_GROUPS:
+        return kind
+    return f"{kind}.{group}"
+
+
+# API groups whose kinds are filed under the bare Kind.
+K8S_GROUPS = frozenset({
+    "", "apps", "batch", "rbac.authorization.k8s.io", "networking.k8s.io",
+    "admissionregistration.k8s.io", "policy", "discovery.k8s.io", "extensions",
+    "storage.k8s.io", "apiregistration.k8s.io", "certificates.k8s.io",
+    "node.k8s.io", "scheduling.k8s.io", "coordination.k8s.io",
+})
+
+# Well-known kind keys, so predicates do not spell them by hand.
+NAMESPACE = "Namespace"
+NODE = "Node"
+POD = "Pod"
+SERVICE = "Service"
+SERVICE_ACCOUNT = "ServiceAccount"
+CONFIG_MAP = "ConfigMap"
+ROLE = "Role"
+CLUSTER_ROLE = "ClusterRole"
+ROLE_BINDING = "RoleBinding"
+CLUSTER_ROLE_BINDING = "ClusterRoleBinding"
+NETWORK_POLICY = "NetworkPolicy"
+DEPLOYMENT = "Deployment"
+STATEFUL_SET = "StatefulSet"
+DAEMON_SET = "DaemonSet"
+REPLICA_SET = "ReplicaSet"
+JOB = "Job"
+CRON_JOB = "CronJob"
+REPLICATION_CONTROLLER = "ReplicationController"
+WORKLOAD_KINDS = (DEPLOYMENT, STATEFUL_SET, DAEMON_SET, REPLICA_SET, JOB, CRON_JOB,
+                  REPLICATION_CONTROLLER)
+VALIDATING_WEBHOOK = "ValidatingWebhookConfiguration"
+MUTATING_WEBHOOK = "MutatingWebhookConfiguration"
+VALIDATING_ADMISSION_POLICY = "ValidatingAdmissionPolicy"
+VALIDATING_ADMISSION_POLICY_BINDING = "ValidatingAdmissionPolicyBinding"
+CILIUM_NETWORK_POLICY = "CiliumNetworkPolicy.cilium.io"
+CILIUM_CLUSTERWIDE_NETWORK_POLICY = "CiliumClusterwideNetworkPolicy.cilium.io"
+CALICO_NETWORK_POLICY = "NetworkPolicy.crd.projectcalico.org"
+CALICO_GLOBAL_NETWORK_POLICY = "GlobalNetworkPolicy.crd.projectcalico.org"
+CALICO_NETWORK_POLICY_V3 = "NetworkPolicy.projectcalico.org"
+CALICO_GLOBAL_NETWORK_POLICY_V3 = "GlobalNetworkPolicy.projectcalico.org"
+
+
+@dataclass(slots=True)
+class ClusterIdentity:
+    name: str | None = None          # kubeconfig context / cluster name, or the manifest source
+    api_server: str | None = None
+    version: str | None = None       # gitVersion, "v1.30.2"
+    platform: str | None = None      # kubeadm | k3s | rke2 | eks | gke | aks | openshift | unknown
+    cluster_id: str | None = None    # kube-system namespace UID
+    node_count: int | None = None
+    managed_control_plane: bool = False
+
+    def minor(self) -> int | None:
+        """Kubernetes minor version (30 for v1.30.2), or None when unknown."""
+        if not self.version:
+            return None
+        v = self.version.lstrip("v").split(".")
+        try:
+            return int("".join(ch for ch in v[1] if ch.isdigit()))
+        except (IndexError, ValueError):
+            return None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "api_server": self.api_server, "version": self.version,
+                "platform": self.platform, "cluster_id": self.cluster_id,
+                "node_count": self.node_count, "managed_control_plane": self.managed_control_plane}
+
+
+@dataclass(slots=True)
+class ClusterFacts:
+    identity: ClusterIdentity = field(default_factory=ClusterIdentity)
+    objects: dict[str, list[KObject]] = field(default_factory=dict)
+    # kind key -> why it could not be collected ("forbidden: needs list on clusterroles.rbac.authorization.k8s.io")
+    unavailable: dict[str, str] = field(default_factory=dict)
+    # node name -> live kubelet config (the "kubeletconfig" object of /configz)
+    kubelet_configz: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # node name -> why configz could not be read
+    configz_errors: dict[str, str] = field(default_factory=dict)
+    # API server admission configuration, when visible (for PodSecurity defaults)
+    source: str = "none"             # "api" | "manifests" | "demo" | "none"
+    load_errors: list[str] = field(default_factory=list)   # malformed documents skipped, with file:line
+
+    def of_kind(self, kind: str) -> list[KObject]:
+        return self.objects.get(kind, [])
+
+    def add(self, obj: KObject) -> None:
+        self.objects.setdefault(obj.kind, []).append(obj)
+
+    def missing(self, *kinds: str) -> dict[str, str]:
+        """The kinds among `kinds` that could not be collected, with the reason."""
+        return {k: self.unavailable[k] for k in kinds if k in self.unavailable}
+
+    def iter_all(self) -> Iterator[KObject]:
+        for objs in self.objects.values():
+            yield from objs
+
+
+# ---------------------------------------------------------------------------
+# Node facts (from the node collector, over ssh / daemonset / local)
+# ---------------------------------------------------------------------------
+
+NODEFACTS_SCHEMA = "kaudit.nodefacts/v1"
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessInfo:
+    pid: int
+    argv: tuple[str, ...]
+    env: Mapping[str, str] | None = None    # only ETCD_* etc.; None when unreadable
+    env_error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"pid": self.pid, "argv": list(self.argv)}
+        if self.env is not None:
+            out["env"] = dict(self.env)
+        if self.env_error:
+            out["env_error"] = self.env_error
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "ProcessInfo":
+        env = data.get("env")
+        return cls(pid=int(data["pid"]), argv=tuple(str(a) for a in data["argv"]),
+                   env=dict(env) if env is not None else None, env_error=data.get("env_error"))
+
+
+@dataclass(frozen=True, slots=True)
+class FileInfo:
+    path: str
+    exists: bool
+    type: str | None = None     # "file" | "dir" | "symlink" | "other"
+    mode: int | None = None     # permission bits only (0o644)
+    uid: int | None = None
+    gid: int | None = None
+    user: str | None = None
+    group: str | None = None
+    error: str | None = None    # could not stat it: the reason
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"exists": self.exists}
+        for name in ("type", "uid", "gid", "user", "group", "error"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        if self.mode is not None:
+            out["mode"] = format(self.mode, "04o")
+        return out
+
+    @classmethod
+    def from_json(cls, path: str, data: Mapping[str, Any]) -> "FileInfo":
+        mode = data.get("mode")
+        return cls(path=path, exists=bool(data.get("exists")), type=data.get("type"),
+                   mode=int(mode, 8) if isinstance(mode, str) else mode,
+                   uid=data.get("uid"), gid=data.get("gid"), user=data.get("user"),
+                   group=data.get("group"), error=data.get("error"))
+
+
+@dataclass(slots=True)
+class NodeFacts:
+    """What one host showed. `unreachable` set means nothing else could be read."""
+    name: str
+    roles: tuple[str, ...] = ()
+    hostname: str | None = None
+    transport: str = "unknown"       # ssh | daemonset | local | saved
+    collected_at: str | None = None
+    collector_version: str | None = None
+    processes: tuple[ProcessInfo, ...] = ()
+    files: dict[str, FileInfo] = field(default_factory=dict)
+    contents: dict[str, str] = field(default_factory=dict)        # config files checks parse
+    content_errors: dict[str, str] = field(default_factory=dict)  # path -> why its contents were not read
+    errors: list[str] = field(default_factory=list)
+    unreachable: str | None = None
+
+    def file(self, path: str) -> FileInfo | None:
+        return self.files.get(path)
+
+    def files_under(self, directory: str) -> list[FileInfo]:
+        prefix = directory.rstrip("/") + "/"
+        return [f for p, f in sorted(self.files.items()) if p.startswith(prefix)]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": NODEFACTS_SCHEMA,
+            "name": self.name,
+            "roles": list(self.roles),
+            "hostname": self.hostname,
+            "transport": self.transport,
+            "collected_at": self.collected_at,
+            "collector_version": self.collector_version,
+            "processes": [p.to_json() for p in self.processes],
+            "files": {p: f.to_json() for p, f in sorted(self.files.items())},
+            "contents": dict(sorted(self.contents.items())),
+            "content_errors": dict(sorted(self.content_errors.items())),
+            "errors": list(self.errors),
+            "unreachable": self.unreachable,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "NodeFacts":
+        schema = data.get("schema")
+        if schema != NODEFACTS_SCHEMA:
+            raise ValueError(f"unsupported NodeFacts schema {schema!r} (expected {NODEFACTS_SCHEMA})")
+        if not isinstance(data.get("name"), str) or not data["name"]:
+            raise ValueError("NodeFacts has no node name")
+        return cls(
+            name=data["name"],
+            roles=tuple(data.get("roles") or ()),
+            hostname=data.get("hostname"),
+            transport=data.get("transport") or "saved",
+            collected_at=data.get("collected_at"),
+            collector_version=data.get("collector_version"),
+            processes=tuple(ProcessInfo.from_json(p) for p in data.get("processes") or ()),
+            files={p: FileInfo.from_json(p, f) for p, f in (data.get("files") or {}).items()},
+            contents=dict(data.get("contents") or {}),
+            content_errors=dict(data.get("content_errors") or {}),
+            errors=list(data.get("errors") or ()),
+            unreachable=data.get("unreachable"),
+        )
+
+
+@dataclass(slots=True)
+class Facts:
+    """Everything one scan saw: the input of the pure engine."""
+    cluster: ClusterFacts = field(default_factory=ClusterFacts)
+    nodes: list[NodeFacts] = field(default_factory=list)
+    node_access: str = "none"        # none | ssh | daemonset | local | saved
+
+    def node(self, name: str) -> NodeFacts | None:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        return None
+
+
+def iter_nonempty(values: Iterable[str | None]) -> Iterator[str]:
+    for v in values:
+        if v:
+            yield v
+
+
+# ---------------------------------------------------------------------------
+# Report: the source of truth every formatter renders from
+# ---------------------------------------------------------------------------
+
+REPORT_SCHEMA_VERSION = "1.0"
+
+
+@dataclass(slots=True)
+class ScanInfo:
+    started: str                       # ISO 8601 UTC
+    finished: str
+    benchmark: str                     # "cis-1.12"
+    benchmark_title: str
+    benchmark_version: str
+    cluster: ClusterIdentity
+    source: str                        # api | manifests | demo
+    node_access: str                   # none | ssh | daemonset | local | saved
+    nodes_inspected: list[str] = field(default_factory=list)
+    nodes_unreachable: dict[str, str] = field(default_factory=dict)
+    complete: bool = True              # False when interrupted or a source failed wholesale
+    incomplete_reasons: list[str] = field(default_factory=list)
+    collection_errors: list[str] = field(default_factory=list)   # kinds unavailable, load errors, configz errors
+    evidence_sources: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "started": self.started, "finished": self.finished,
+            "benchmark": self.benchmark, "benchmark_title": self.benchmark_title,
+            "benchmark_version": self.benchmark_version,
+            "cluster": self.cluster.to_json(), "source": self.source,
+            "node_access": self.node_access, "nodes_inspected": list(self.nodes_inspected),
+            "nodes_unreachable": dict(self.nodes_unreachable), "complete": self.complete,
+            "incomplete_reasons": list(self.incomplete_reasons),
+            "collection_errors": list(self.collection_errors),
+            "evidence_sources": list(self.evidence_sources),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "ScanInfo":
+        c = data.get("cluster") or {}
+        return cls(
+            started=data.get("started", ""), finished=data.get("finished", ""),
+            benchmark=data.get("benchmark", ""), benchmark_title=data.get("benchmark_title", ""),
+            benchmark_version=data.get("benchmark_version", ""),
+            cluster=ClusterIdentity(**{k: c.get(k) for k in (
+                "name", "api_server", "version", "platform", "cluster_id", "node_count")},
+                managed_control_plane=bool(c.get("managed_control_plane"))),
+            source=data.get("source", ""), node_access=data.get("node_access", ""),
+            nodes_inspected=list(data.get("nodes_inspected") or ()),
+            nodes_unreachable=dict(data.get("nodes_unreachable") or {}),
+            complete=bool(data.get("complete", True)),
+            incomplete_reasons=list(data.get("incomplete_reasons") or ()),
+            collection_errors=list(data.get("collection_errors") or ()),
+            evidence_sources=list(data.get("evidence_sources") or ()),
+        )
+
+
+@dataclass(slots=True)
+class Report:
+    tool: dict[str, str]               # {"name": "kaudit", "version": "0.1.0"}
+    scan: ScanInfo
+    results: list[Result]
+    waivers: dict[str, Any] = field(default_factory=dict)   # {"expired": [...], "stale": [...]}
+    schema_version: str = REPORT_SCHEMA_VERSION
+
+    def counts(self) -> dict[str, int]:
+        out = {s.value: 0 for s in Status}
+        for r in self.results:
+            out[r.status.value] += 1
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.schema_version,
+            "tool": dict(self.tool),
+            "scan": self.scan.to_json(),
+            "summary": self.counts(),
+            "waivers": self.waivers,
+            "results": [r.to_json() for r in self.results],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Report":
+        if "results" not in data or "scan" not in data:
+            raise ValueError("not a kaudit report.json (no scan/results)")
+        return cls(tool=dict(data.get("tool") or {}), scan=ScanInfo.from_json(data["scan"]),
+                   results=[Result.from_json(r) for r in data["results"]],
+                   waivers=dict(data.get("waivers") or {}),
+                   schema_version=str(data.get("schema_version", REPORT_SCHEMA_VERSION)))
