@@ -39,7 +39,14 @@ def evaluate_check(check: Check, facts: Facts, ctx: Context | None = None) -> li
     return [to_result(check, f) for f in findings]
 
 
+MANAGED_SKIP_SECTIONS = ("1", "2", "3")
+
+
 def _findings(check: Check, facts: Facts, ctx: Context) -> Iterable[Finding]:
+    if facts.cluster.identity.managed_control_plane and check.top_section in MANAGED_SKIP_SECTIONS:
+        # The provider runs the control plane; nothing of it is visible, and
+        # "not visible" must never read as compliant.
+        return [Finding(Status.SKIP, CLUSTER, "managed control plane, not visible to the cluster user")]
     rule = check.rule
     kind = check.rule_kind
     if kind == "flag":

@@ -1,0 +1,314 @@
+"""Command line: parses arguments and wires sources, engine and formatters.
+
+Exit status: 0 no FAIL, 1 at least one FAIL (see --fail-on), 2 usage or
+configuration error, 3 the scan could not complete.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from kaudit import __version__
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
+
+
+class UsageError(Exception):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="kaudit",
+        description="Audit a Kubernetes cluster against the CIS Kubernetes Benchmark.",
+        epilog="Exit status: 0 no FAIL, 1 at least one FAIL, 2 usage or configuration error, "
+               "3 the scan could not complete.")
+    p.add_argument("--version", action="version", version=f"kaudit {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    scan = sub.add_parser("scan", help="audit a cluster and write the reports",
+                          description="Audit a cluster (live API, manifest dumps or the demo) and its nodes.")
+    src = scan.add_argument_group("cluster source (default: the API server from the normal kubeconfig "
+                                  "resolution, or in-cluster config inside a pod)")
+    src.add_argument("--kubeconfig", metavar="PATH", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
+    src.add_argument("--context", metavar="NAME", help="kubeconfig context to use")
+    src.add_argument("--manifests", metavar="PATH", action="append", type=Path, default=[],
+                     help="offline: a YAML/JSON file or directory of objects (repeatable)")
+    src.add_argument("--demo", action="store_true", help="scan the bundled demo cluster")
+    nodes = scan.add_argument_group("node access")
+    nodes.add_argument("--nodes", choices=("none", "ssh", "daemonset", "local"), default=None,
+                       help="how to inspect nodes for sections 1-4 files and processes (default: none)")
+    nodes.add_argument("--inventory", metavar="FILE", type=Path, help="SSH inventory (YAML); required with --nodes ssh "
+                       "unless nodes are taken from the API")
+    nodes.add_argument("--node-facts", metavar="PATH", action="append", type=Path, default=[],
+                       help="saved node facts: a JSON file or a directory of them (repeatable)")
+    nodes.add_argument("--known-hosts", metavar="FILE", type=Path, help="SSH known_hosts (default ~/.ssh/known_hosts)")
+    nodes.add_argument("--trust-on-first-use", action="store_true",
+                       help="accept and record unknown SSH host keys (changed keys are still refused)")
+    nodes.add_argument("--ssh-concurrency", type=int, default=16, metavar="N", help="parallel SSH sessions (default 16)")
+    nodes.add_argument("--ssh-timeout", type=float, default=60.0, metavar="SECONDS",
+                       help="per-node command timeout (default 60)")
+    nodes.add_argument("--daemonset-namespace", default="kaudit", help="namespace of the collector DaemonSet")
+    nodes.add_argument("--daemonset-image", default=None, help="image of the collector DaemonSet")
+    out = scan.add_argument_group("output")
+    out.add_argument("--benchmark", default="cis-1.12", help="benchmark to evaluate (default cis-1.12)")
+    out.add_argument("--checks", metavar="IDS", help="only these checks or sections, comma separated (e.g. 1.2,5.1.1)")
+    out.add_argument("--output-dir", metavar="DIR", type=Path, help="write report.json, report.html, junit.xml, SHA256SUMS")
+    out.add_argument("--format", default="json,html,junit", metavar="LIST",
+                     help="formats written to --output-dir: json,html,junit (default all)")
+    out.add_argument("--waivers", metavar="FILE", type=Path, help="waivers (YAML) for accepted risks")
+    out.add_argument("--previous", metavar="FILE", type=Path, help="a previous report.json for the trend section")
+    out.add_argument("--save-facts", metavar="DIR", type=Path, help="also save the collected node facts (one JSON per node)")
+    out.add_argument("--fail-on", choices=("fail", "error", "never"), default="fail",
+                     help="exit 1 on FAIL (default), on FAIL or ERROR, or never")
+    out.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary on stdout")
+
+    checks = sub.add_parser("checks", help="list the checks of a benchmark")
+    checks.add_argument("--benchmark", default="cis-1.12")
+    checks.add_argument("--format", choices=("table", "json"), default="table")
+
+    render = sub.add_parser("render", help="re-render HTML and JUnit from a report.json, without the cluster")
+    render.add_argument("report", type=Path)
+    render.add_argument("--previous", type=Path, metavar="FILE")
+    render.add_argument("--output-dir", type=Path, metavar="DIR", help="default: the report's directory")
+    render.add_argument("--format", default="html,junit", metavar="LIST")
+
+    diff = sub.add_parser("diff", help="print what changed between two reports")
+    diff.add_argument("old", type=Path)
+    diff.add_argument("new", type=Path)
+
+    sub.add_parser("permissions", help="print the least-privilege ClusterRole a scan needs")
+
+    nf = sub.add_parser("node-facts", help="print this node's facts as JSON (used by the DaemonSet)")
+    nf.add_argument("--root", default="/", help="where the host's filesystem is mounted (default /)")
+    nf.add_argument("--node-name", default=None, help="node name (default: $NODE_NAME or the hostname)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        handler = {"scan": cmd_scan, "checks": cmd_checks, "render": cmd_render, "diff": cmd_diff,
+                   "permissions": cmd_permissions, "node-facts": cmd_node_facts}[args.command]
+        return handler(args)
+    except UsageError as exc:
+        print(f"kaudit: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("kaudit: interrupted", file=sys.stderr)
+        return EXIT_INCOMPLETE
+
+
+def _load_catalog(name: str):
+    from kaudit.catalog import CatalogError, load_catalog
+    try:
+        return load_catalog(name)
+    except CatalogError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _formats(value: str, allowed: tuple[str, ...]) -> list[str]:
+    chosen = [f.strip() for f in value.split(",") if f.strip()]
+    bad = [f for f in chosen if f not in allowed]
+    if bad:
+        raise UsageError(f"unknown format(s) {', '.join(bad)}; choose from {', '.join(allowed)}")
+    return chosen
+
+
+def _progress(quiet: bool):
+    if quiet or not sys.stderr.isatty():
+        from kaudit.collect import no_progress
+        return no_progress
+
+    def show(message: str) -> None:
+        sys.stderr.write(f"\r\033[K{message[:150]}")
+        sys.stderr.flush()
+    return show
+
+
+def _sources(args: argparse.Namespace):
+    from kaudit.collect.manifests import ManifestSource
+    from kaudit.resources import demo_dir
+
+    cluster_source = None
+    node_source = None
+    node_access = args.nodes or "none"
+    offline = bool(args.manifests or args.demo)
+    if args.demo and args.manifests:
+        raise UsageError("--demo and --manifests cannot be combined")
+    if args.demo:
+        cluster_source = ManifestSource([demo_dir() / "manifests"], source_name="demo")
+        if not args.node_facts and args.nodes in (None, "none"):
+            args.node_facts = [demo_dir() / "nodes"]
+    elif args.manifests:
+        cluster_source = ManifestSource(args.manifests)
+    elif args.kubeconfig or args.context or not args.node_facts:
+        from kaudit.collect.api import ApiSource
+        cluster_source = ApiSource(kubeconfig=str(args.kubeconfig) if args.kubeconfig else None,
+                                   context=args.context)
+    if args.node_facts:
+        if args.nodes not in (None, "none"):
+            raise UsageError("--node-facts cannot be combined with --nodes " + args.nodes)
+        from kaudit.collect.node.saved import SavedNodeFactsSource
+        node_source = SavedNodeFactsSource(args.node_facts)
+        node_access = "saved"
+    elif args.nodes == "ssh":
+        from kaudit.collect.node.ssh import SshSource
+        node_source = SshSource(inventory=args.inventory, known_hosts=args.known_hosts,
+                                trust_on_first_use=args.trust_on_first_use,
+                                concurrency=args.ssh_concurrency, command_timeout=args.ssh_timeout)
+    elif args.nodes == "daemonset":
+        if offline:
+            raise UsageError("--nodes daemonset needs a live cluster (not --manifests/--demo)")
+        from kaudit.collect.node.daemonset import DaemonSetSource
+        kwargs = {"namespace": args.daemonset_namespace}
+        if args.daemonset_image:
+            kwargs["image"] = args.daemonset_image
+        node_source = DaemonSetSource(kubeconfig=str(args.kubeconfig) if args.kubeconfig else None,
+                                      context=args.context, **kwargs)
+    elif args.nodes == "local":
+        from kaudit.collect.node.local import LocalSource
+        node_source = LocalSource()
+    return cluster_source, node_source, node_access
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from kaudit.collect import SourceError
+    from kaudit.model import Status
+    from kaudit.scan import ScanRequest, run_scan, save_facts
+
+    catalog = _load_catalog(args.benchmark)
+    formats = _formats(args.format, ("json", "html", "junit"))
+    waivers = None
+    if args.waivers:
+        from kaudit.report.waivers import WaiverError, load_waivers
+        try:
+            waivers = load_waivers(args.waivers)
+        except (WaiverError, OSError) as exc:
+            raise UsageError(str(exc)) from None
+    previous = _load_previous(args.previous)
+    only = [c.strip() for c in args.checks.split(",")] if args.checks else []
+    if only:
+        known = {c.id for c in catalog.checks} | {c.section for c in catalog.checks} | {c.top_section for c in catalog.checks}
+        unknown = [c for c in only if c not in known]
+        if unknown:
+            raise UsageError(f"unknown check or section: {', '.join(unknown)}")
+    cluster_source, node_source, node_access = _sources(args)
+    progress = _progress(args.quiet)
+    req = ScanRequest(catalog=catalog, cluster_source=cluster_source, node_source=node_source,
+                      node_access=node_access, only_checks=only, progress=progress)
+    try:
+        report = run_scan(req, on_facts=(lambda f: save_facts(f, args.save_facts)) if args.save_facts else None)
+    except SourceError as exc:
+        _clear_progress(progress)
+        print(f"kaudit: {exc}", file=sys.stderr)
+        return exc.exit_code
+    _clear_progress(progress)
+    if waivers is not None:
+        import datetime as dt
+
+        from kaudit.report.waivers import apply_waivers
+        report.results, report.waivers = apply_waivers(report.results, waivers, dt.date.today())
+    if args.output_dir:
+        from kaudit.report.outputs import write_reports
+        written = write_reports(report, args.output_dir, formats=formats, previous=previous)
+        if not args.quiet:
+            print(f"reports written to {args.output_dir}: {', '.join(p.name for p in written)}", file=sys.stderr)
+    if not args.quiet:
+        from kaudit.report.text import TextFormatter
+        sys.stdout.write(TextFormatter().render(report).decode("utf-8"))
+    if not args.output_dir and args.quiet:
+        pass
+    return _exit_status(report, args.fail_on)
+
+
+def _clear_progress(progress) -> None:
+    from kaudit.collect import no_progress
+    if progress is not no_progress:
+        sys.stderr.write("\r\033[K")
+        sys.stderr.flush()
+
+
+def _exit_status(report, fail_on: str) -> int:
+    from kaudit.model import Status
+    statuses = {r.status for r in report.results}
+    if fail_on == "never":
+        return EXIT_OK
+    if Status.FAIL in statuses or (fail_on == "error" and Status.ERROR in statuses):
+        return EXIT_FAIL
+    return EXIT_OK
+
+
+def _load_previous(path: Path | None):
+    if path is None:
+        return None
+    from kaudit.report.json import load_report
+    try:
+        return load_report(path)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_checks(args: argparse.Namespace) -> int:
+    catalog = _load_catalog(args.benchmark)
+    if args.format == "json":
+        print(json.dumps({"benchmark": catalog.benchmark, "version": catalog.version,
+                          "checks": [c.to_json() for c in catalog.checks]}, indent=1))
+        return EXIT_OK
+    print(f"{'ID':<8} {'LVL':<3} {'CIS':<9} {'KAUDIT':<9} {'SEV':<8} TITLE")
+    for c in catalog.checks:
+        print(f"{c.id:<8} L{c.level:<2} {c.cis_label:<9} {'automated' if c.automated else 'review':<9} "
+              f"{c.severity:<8} {c.title}")
+    print(f"\n{len(catalog.checks)} checks ({sum(c.automated for c in catalog.checks)} decided by kaudit, "
+          f"the rest WARN with evidence for a person)")
+    return EXIT_OK
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from kaudit.report.json import load_report
+    from kaudit.report.outputs import write_reports
+    try:
+        report = load_report(args.report)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    formats = _formats(args.format, ("json", "html", "junit"))
+    out_dir = args.output_dir or args.report.parent
+    written = write_reports(report, out_dir, formats=formats, previous=_load_previous(args.previous))
+    print(f"written: {', '.join(str(p) for p in written)}")
+    return EXIT_OK
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from kaudit.report.diff import diff_reports, format_diff
+    from kaudit.report.json import load_report
+    try:
+        old, new = load_report(args.old), load_report(args.new)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    sys.stdout.write(format_diff(diff_reports(old, new)))
+    return EXIT_OK
+
+
+def cmd_permissions(args: argparse.Namespace) -> int:
+    from kaudit.collect.permissions import cluster_role_yaml
+    sys.stdout.write(cluster_role_yaml())
+    return EXIT_OK
+
+
+def cmd_node_facts(args: argparse.Namespace) -> int:
+    from kaudit.collect.node.local import node_facts_main
+    name = args.node_name or os.environ.get("NODE_NAME")
+    sys.stdout.write(node_facts_main(args.root, name))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,308 @@
+"""Control-plane recommendations that need more than one flag: encryption at
+rest (1.2.27/1.2.28), the etcd CA (2.7), how users authenticate (3.1.x) and
+the audit policy (3.2.x).
+
+Config files named by a flag are read from node access (NodeFacts.contents).
+A static pod's paths are container paths; kubeadm mounts them at the same
+host paths, which is where the collector reads them.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterator, Mapping
+
+import yaml
+
+from kaudit import components as comp
+from kaudit.catalog import Check
+from kaudit.model import (CLUSTER, CLUSTER_ROLE_BINDING, ROLE_BINDING, Evidence, Facts, Finding,
+                          Status, Target)
+from kaudit.rules.flags import (ComponentInstance, component_instances, effective_flag,
+                                no_instance_finding)
+from kaudit.rules.predicates import Context, predicate
+
+STRONG_PROVIDERS = ("kms", "aescbc", "secretbox")
+ACCEPTED_PROVIDERS = STRONG_PROVIDERS + ("aesgcm",)   # accepted by Kubernetes docs, not by CIS: WARN
+
+
+def _apiservers(facts: Facts, ctx: Context) -> list[ComponentInstance] | Finding:
+    if facts.cluster.identity.managed_control_plane:
+        return Finding(Status.SKIP, CLUSTER, "managed control plane, not visible to the cluster user")
+    instances = component_instances(facts, comp.APISERVER, ctx)
+    return instances or no_instance_finding(facts, comp.APISERVER)
+
+
+def _file_contents(inst: ComponentInstance, path: str, facts: Facts) -> tuple[Any, str | None]:
+    """(parsed YAML, None) or (None, why it is not available)."""
+    nf = inst.node_facts or (facts.node(inst.node) if inst.node else None)
+    if nf is None:
+        return None, f"{path} is on node {inst.node or '?'}, which was not inspected (node access needed)"
+    if nf.unreachable:
+        return None, f"node {nf.name} could not be reached: {nf.unreachable}"
+    if path in nf.content_errors:
+        return None, f"{path}: {nf.content_errors[path]}"
+    text = nf.contents.get(path)
+    if text is None:
+        fi = nf.file(path)
+        if fi is not None and not fi.exists:
+            return None, f"{path} does not exist on node {nf.name}"
+        return None, f"{path} was not collected from node {nf.name}"
+    try:
+        return yaml.safe_load(text), None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        return None, f"{path} is not valid YAML" + (f" (line {mark.line + 1})" if mark else "")
+
+
+@predicate("controlplane.encryption_at_rest")
+def encryption_at_rest(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Context) -> Iterator[Finding]:
+    instances = _apiservers(facts, ctx)
+    if isinstance(instances, Finding):
+        yield instances
+        return
+    part = params.get("part", "flag")
+    for inst in instances:
+        path = inst.flags.get("encryption-provider-config")
+        flag_ev = Evidence("--encryption-provider-config", path, inst.source, expected="set")
+        if not path:
+            yield Finding(Status.FAIL, inst.target,
+                          "--encryption-provider-config is not set: Secrets are stored unencrypted in etcd",
+                          (flag_ev,))
+            continue
+        config, why = _file_contents(inst, path, facts)
+        if part == "flag":
+            if config is None:
+                yield Finding(Status.PASS, inst.target,
+                              f"--encryption-provider-config is set ({path}); its contents were not read: {why}",
+                              (flag_ev,))
+            else:
+                yield Finding(Status.PASS, inst.target, f"--encryption-provider-config is set ({path})",
+                              (flag_ev, *_provider_evidence(config, path, inst)))
+            continue
+        if config is None:
+            yield Finding(Status.ERROR, inst.target, f"cannot judge the encryption providers: {why}", (flag_ev,))
+            continue
+        yield _judge_providers(config, path, inst, flag_ev)
+
+
+def _secrets_providers(config: Any) -> list[str] | None:
+    if not isinstance(config, Mapping):
+        return None
+    for entry in config.get("resources") or ():
+        if not isinstance(entry, Mapping):
+            continue
+        resources = [str(r) for r in entry.get("resources") or ()]
+        if any(r in ("secrets", "*.*", "*.") or r == "secrets." for r in resources):
+            names = []
+            for p in entry.get("providers") or ():
+                if isinstance(p, Mapping) and p:
+                    names.append(next(iter(p)))
+            return names
+    return []
+
+
+def _provider_evidence(config: Any, path: str, inst: ComponentInstance) -> list[Evidence]:
+    providers = _secrets_providers(config)
+    return [Evidence(f"providers for secrets in {path}", ",".join(providers or []) or None, inst.source,
+                     expected=f"first provider one of {', '.join(STRONG_PROVIDERS)}")]
+
+
+def _judge_providers(config: Any, path: str, inst: ComponentInstance, flag_ev: Evidence) -> Finding:
+    providers = _secrets_providers(config)
+    evidence = (flag_ev, *_provider_evidence(config, path, inst))
+    if providers is None:
+        return Finding(Status.ERROR, inst.target, f"{path} is not an EncryptionConfiguration", evidence)
+    if not providers:
+        return Finding(Status.FAIL, inst.target, f"{path} does not configure encryption for secrets", evidence)
+    first = providers[0]
+    if first in STRONG_PROVIDERS:
+        return Finding(Status.PASS, inst.target, f"secrets are encrypted with {first} (first provider)", evidence)
+    if first in ACCEPTED_PROVIDERS:
+        return Finding(Status.WARN, inst.target,
+                       f"secrets are encrypted with {first}: accepted by Kubernetes but not among the providers "
+                       "CIS recommends (aesgcm keys must be rotated every 200k writes)", evidence)
+    return Finding(Status.FAIL, inst.target,
+                   f"the first provider for secrets is {first}: new Secrets are written without encryption", evidence)
+
+
+@predicate("controlplane.etcd_unique_ca")
+def etcd_unique_ca(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Context) -> Iterator[Finding]:
+    if facts.cluster.identity.managed_control_plane:
+        yield Finding(Status.SKIP, CLUSTER, "managed control plane, not visible to the cluster user")
+        return
+    etcds = component_instances(facts, comp.ETCD, ctx)
+    if not etcds:
+        yield no_instance_finding(facts, comp.ETCD)
+        return
+    apis = component_instances(facts, comp.APISERVER, ctx)
+    cluster_cas = {i.flags.get("client-ca-file") for i in apis if i.flags.get("client-ca-file")}
+    for inst in etcds:
+        trusted = effective_flag(inst, "trusted-ca-file", None, env="ETCD_TRUSTED_CA_FILE").value
+        ev = [Evidence("--trusted-ca-file", trusted, inst.source, expected="a CA used only by etcd")]
+        for api in apis:
+            ev.append(Evidence("kube-apiserver --client-ca-file", api.flags.get("client-ca-file"), api.source))
+        if not trusted:
+            yield Finding(Status.FAIL, inst.target, "etcd has no --trusted-ca-file: client certificates are not "
+                          "verified against any CA", tuple(ev))
+        elif trusted in cluster_cas:
+            yield Finding(Status.FAIL, inst.target, f"etcd trusts {trusted}, the same CA file the API server "
+                          "trusts for all clients", tuple(ev))
+        elif not apis:
+            yield Finding(Status.WARN, inst.target, f"etcd trusts {trusted}; the API server's client CA is not "
+                          "visible to compare", tuple(ev))
+        else:
+            yield Finding(Status.WARN, inst.target, f"etcd trusts {trusted}, a different file from the cluster "
+                          "client CA; confirm the two files hold different CAs (kaudit does not read certificates)",
+                          tuple(ev))
+
+
+def _subjects(facts: Facts, kind: str) -> list[tuple[str, str]]:
+    """(subject name, binding) for every RBAC binding subject of `kind`."""
+    out = []
+    for bkind in (CLUSTER_ROLE_BINDING, ROLE_BINDING):
+        for b in facts.cluster.of_kind(bkind):
+            for s in b.body.get("subjects") or ():
+                if isinstance(s, Mapping) and s.get("kind") == kind:
+                    out.append((str(s.get("name")), f"{bkind} {b.ref()} -> {(b.body.get('roleRef') or {}).get('name')}"))
+    return out
+
+
+@predicate("controlplane.user_authentication")
+def user_authentication(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Context) -> Iterator[Finding]:
+    instances = _apiservers(facts, ctx)
+    if isinstance(instances, Finding):
+        yield instances
+        return
+    method = params["method"]
+    users = [(n, b) for n, b in _subjects(facts, "User") if not n.startswith("system:")]
+    user_ev = [Evidence("RBAC binding of User", n, b) for n, b in users[:10]]
+    if len(users) > 10:
+        user_ev.append(Evidence("more User bindings", str(len(users) - 10), "RBAC"))
+    for inst in instances:
+        oidc = inst.flags.get("oidc-issuer-url") or inst.flags.get("authentication-config")
+        oidc_ev = Evidence("--oidc-issuer-url / --authentication-config", oidc, inst.source,
+                           note="an external identity provider for people")
+        if method == "client_certificates":
+            ca = inst.flags.get("client-ca-file")
+            ev = (Evidence("--client-ca-file", ca, inst.source), oidc_ev, *user_ev)
+            if not ca:
+                yield Finding(Status.PASS, inst.target, "client certificate authentication is not enabled", ev)
+            else:
+                yield Finding(Status.WARN, inst.target,
+                              f"client certificates are accepted (--client-ca-file={ca}); the API cannot show "
+                              f"whether people hold them: review how users authenticate"
+                              + ("" if oidc else "; no OIDC or authentication config is set, so people likely use certificates"),
+                              ev)
+        elif method == "service_account_tokens":
+            sas = _subjects(facts, "ServiceAccount")
+            ev = (oidc_ev, Evidence("RBAC bindings of service accounts", str(len(sas)), "RBAC"), *user_ev)
+            yield Finding(Status.WARN, inst.target,
+                          "service account tokens are always accepted; the API cannot show whether people use them. "
+                          "Review that humans authenticate through an identity provider"
+                          + ("" if oidc else " (none is configured on this API server)"), ev)
+        elif method == "bootstrap_tokens":
+            fv = effective_flag(inst, "enable-bootstrap-token-auth", facts.cluster.identity.minor())
+            bootstrappers = [(n, b) for n, b in _subjects(facts, "Group") if n.startswith("system:bootstrappers")]
+            ev = (Evidence("--enable-bootstrap-token-auth", fv.value, inst.source, expected="false, or used only to join nodes",
+                           note="flag absent: Kubernetes default applies" if fv.origin == "default" else None),
+                  *[Evidence("binding for bootstrap tokens", n, b) for n, b in bootstrappers[:10]])
+            if fv.value != "true":
+                yield Finding(Status.PASS, inst.target, "bootstrap token authentication is disabled", ev)
+            else:
+                yield Finding(Status.WARN, inst.target,
+                              "bootstrap token authentication is enabled (normal for kubeadm node joins); confirm "
+                              "tokens are short-lived and bound only to node-bootstrap roles", ev)
+        else:
+            raise ValueError(f"unknown method {method!r}")
+
+
+# --- audit policy ----------------------------------------------------------
+
+_LEVELS = ("None", "Metadata", "Request", "RequestResponse")
+
+
+def _rule_matches(rule: Mapping[str, Any], group: str, resource: str) -> bool:
+    if rule.get("nonResourceURLs"):
+        return False
+    res = rule.get("resources")
+    if not res:
+        return True
+    for entry in res:
+        if not isinstance(entry, Mapping):
+            continue
+        if str(entry.get("group", "")) != group and entry.get("group") != "*":
+            continue
+        names = entry.get("resources") or []
+        if not names or resource in names or "*" in names or f"{resource.split('/')[0]}/*" in names:
+            return True
+    return False
+
+
+def audit_level(policy: Mapping[str, Any], group: str, resource: str) -> tuple[str, bool]:
+    """(level of the first matching rule, whether that rule is conditional on
+    users/verbs/namespaces so other requests may fall through)."""
+    conditional = False
+    for rule in policy.get("rules") or ():
+        if not isinstance(rule, Mapping) or not _rule_matches(rule, group, resource):
+            continue
+        narrowed = any(rule.get(k) for k in ("users", "userGroups", "verbs", "namespaces"))
+        if narrowed:
+            conditional = True
+            continue
+        return str(rule.get("level", "None")), conditional
+    return "None", conditional
+
+
+KEY_RESOURCES = (("", "secrets", "max"), ("", "configmaps", "max"), ("authentication.k8s.io", "tokenreviews", "max"),
+                 ("", "pods/exec", "min"), ("", "pods/attach", "min"), ("", "pods/portforward", "min"),
+                 ("rbac.authorization.k8s.io", "clusterrolebindings", "min"),
+                 ("rbac.authorization.k8s.io", "rolebindings", "min"), ("", "serviceaccounts/token", "min"))
+
+
+@predicate("controlplane.audit_policy")
+def audit_policy(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Context) -> Iterator[Finding]:
+    instances = _apiservers(facts, ctx)
+    if isinstance(instances, Finding):
+        yield instances
+        return
+    part = params.get("part", "minimal")
+    for inst in instances:
+        path = inst.flags.get("audit-policy-file")
+        ev = [Evidence("--audit-policy-file", path, inst.source, expected="set"),
+              Evidence("--audit-log-path / --audit-webhook-config-file",
+                       inst.flags.get("audit-log-path") or inst.flags.get("audit-webhook-config-file"), inst.source)]
+        if not path:
+            yield Finding(Status.FAIL, inst.target, "no audit policy: --audit-policy-file is not set, so nothing is audited",
+                          tuple(ev))
+            continue
+        policy, why = _file_contents(inst, path, facts)
+        if policy is None or not isinstance(policy, Mapping):
+            status = Status.ERROR if part == "coverage" else Status.WARN
+            yield Finding(status, inst.target, f"--audit-policy-file is set but the policy could not be read: "
+                          f"{why or 'not a mapping'}", tuple(ev))
+            continue
+        rules = [r for r in policy.get("rules") or () if isinstance(r, Mapping)]
+        levels = sorted({str(r.get("level", "None")) for r in rules})
+        ev.append(Evidence(f"rules in {path}", f"{len(rules)} rule(s), levels {', '.join(levels) or 'none'}", inst.source))
+        if part == "minimal":
+            if not rules or levels == ["None"]:
+                yield Finding(Status.FAIL, inst.target, "the audit policy has no rule that records anything", tuple(ev))
+            else:
+                yield Finding(Status.PASS, inst.target, f"an audit policy with {len(rules)} rule(s) is in use", tuple(ev))
+            continue
+        problems, notes = [], []
+        for group, resource, kind in KEY_RESOURCES:
+            level, conditional = audit_level(policy, group, resource)
+            shown = f"{group + '/' if group else ''}{resource}"
+            ev.append(Evidence(f"audit level for {shown}", level, path,
+                               expected="Metadata" if kind == "max" else "Metadata or more",
+                               note="earlier rules narrowed by user/verb/namespace also match some requests" if conditional else None))
+            if kind == "max" and level in ("Request", "RequestResponse"):
+                problems.append(f"{shown} logged at {level} (their contents end up in the audit log)")
+            elif level == "None":
+                (problems if resource in ("secrets", "pods/exec") else notes).append(f"{shown} not logged")
+        if problems:
+            yield Finding(Status.FAIL, inst.target, "; ".join(problems), tuple(ev))
+        else:
+            yield Finding(Status.WARN, inst.target,
+                          "key resources are audited" + (f" except: {'; '.join(notes)}" if notes else "")
+                          + "; a person must judge whether the policy covers the organisation's concerns", tuple(ev))
