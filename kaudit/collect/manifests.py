@@ -94,9 +94,11 @@ def _documents(text: str, path: Path, errors: list[str]) -> Iterator[tuple[Any, 
             doc = yaml.load(chunk, Loader=_Loader)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-            line = first_line + (mark.line if mark else 0)
+            last_line = first_line + max(chunk.rstrip().count("\n"), 0)
+            line = min(first_line + (mark.line if mark else 0), last_line)
             problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            errors.append(f"{path}:{line}: malformed YAML document skipped: {problem}")
+            errors.append(f"{path}:{line}: malformed YAML document (starting at line {first_line}) "
+                          f"skipped: {problem}")
             continue
         if doc is not None:
             yield doc, first_line

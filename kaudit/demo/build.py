@@ -294,9 +294,63 @@ def system_workloads() -> list[dict]:
          "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
          "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "kubeadm:cluster-admins"}]},
     ]
-    sas = [{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": n, "namespace": "kube-system"}}
+    def binding(name: str, role: str, sa: str) -> dict:
+        return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                "metadata": {"name": name},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+                "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": "kube-system"}]}
+
+    def role(name: str, rules: list[dict]) -> dict:
+        return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                "metadata": {"name": name}, "rules": rules}
+
+    rbac += [
+        role("system:node-proxier", [
+            {"apiGroups": [""], "resources": ["endpoints", "services", "nodes"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]},
+            {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch", "update"]}]),
+        binding("kubeadm:node-proxier", "system:node-proxier", "kube-proxy"),
+        role("calico-node", [
+            {"apiGroups": [""], "resources": ["pods", "nodes", "namespaces", "endpoints", "services"],
+             "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["crd.projectcalico.org"], "resources": ["felixconfigurations", "ippools", "ipamblocks",
+                                                                   "blockaffinities", "networkpolicies",
+                                                                   "globalnetworkpolicies"],
+             "verbs": ["get", "list", "watch", "create", "update"]}]),
+        binding("calico-node", "calico-node", "calico-node"),
+        role("system:coredns", [
+            {"apiGroups": [""], "resources": ["endpoints", "services", "pods", "namespaces"], "verbs": ["list", "watch"]},
+            {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]}]),
+        binding("system:coredns", "system:coredns", "coredns"),
+    ]
+    sas = [{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": n, "namespace": "kube-system"},
+            **({"automountServiceAccountToken": False} if n == "default" else {})}
            for n in ("default", "kube-proxy", "calico-node", "coredns")]
-    return [proxy, calico, coredns, *rbac, *sas]
+    pods = []
+    for ds in (proxy, calico):
+        for i, node in enumerate(NODES):
+            pods.append(_owned_pod(f"{ds['metadata']['name']}-{'abcde'[i]}{i}x7q", "DaemonSet", ds, node))
+    rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
+          "metadata": {"name": "coredns-7db6d8ff4d", "namespace": "kube-system", "uid": "rs-coredns",
+                       "labels": {"k8s-app": "kube-dns"},
+                       "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "coredns",
+                                            "uid": "deploy-coredns", "controller": True}]},
+          "spec": coredns["spec"]}
+    for i in range(2):
+        pods.append(_owned_pod(f"coredns-7db6d8ff4d-{'pq'[i]}z2k{i}", "ReplicaSet", rs, NODES[1 + i]))
+    return [proxy, calico, coredns, rs, *rbac, *sas, *pods]
+
+
+def _owned_pod(name: str, owner_kind: str, owner: dict, node: str) -> dict:
+    template = owner["spec"]["template"]
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": owner["metadata"]["namespace"],
+                         "labels": dict(template["metadata"]["labels"]),
+                         "ownerReferences": [{"apiVersion": "apps/v1", "kind": owner_kind,
+                                              "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"],
+                                              "controller": True}]},
+            "spec": {**template["spec"], "nodeName": node}, "status": {"phase": "Running"}}
 
 
 def main() -> None:

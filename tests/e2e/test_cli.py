@@ -1,0 +1,125 @@
+"""The CLI as a user runs it: a subprocess, real files, exit statuses."""
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def kaudit(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "kaudit", *args], capture_output=True, text=True,
+                          cwd=cwd or ROOT, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def demo_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    proc = kaudit("scan", "--demo", "--output-dir", str(out))
+    assert proc.returncode == 1, proc.stderr     # the demo has failures
+    return out, proc
+
+
+def test_demo_scan_writes_every_report_with_all_131_recommendations(demo_report):
+    out, proc = demo_report
+    for name in ("report.json", "report.html", "junit.xml", "SHA256SUMS"):
+        assert (out / name).is_file(), name
+    report = json.loads((out / "report.json").read_text())
+    assert report["schema_version"] and report["tool"]["name"] == "kaudit"
+    assert report["scan"]["benchmark"] == "cis-1.12"
+    ids = {r["check"] for r in report["results"]}
+    tsv = ROOT.parent / "shared" / "reference" / "cis-1.12-recommendations.tsv"
+    if tsv.exists():
+        with tsv.open() as fh:
+            assert ids == {row["id"] for row in csv.DictReader(fh, delimiter="\t")}
+    assert len(ids) == 131
+    statuses = {r["status"] for r in report["results"]}
+    assert {"PASS", "FAIL", "WARN"} <= statuses
+    for r in report["results"]:
+        assert set(r["target"]) == {"kind", "name", "namespace", "node"}
+        assert r["remediation"] and r["title"]
+        if r["status"] == "PASS":
+            assert r["evidence"], f"PASS without evidence: {r['check']} {r['target']}"
+
+
+def test_demo_shows_the_failures_it_was_built_with(demo_report):
+    out, _ = demo_report
+    results = json.loads((out / "report.json").read_text())["results"]
+    fails = {(r["check"], r["target"]["node"] or r["target"]["name"]) for r in results if r["status"] == "FAIL"}
+    assert ("1.2.15", "cp-1") in fails      # profiling left on (flag absent, default true)
+    assert ("4.1.9", "worker-1") in fails   # kubelet config at 0644
+    assert ("4.2.1", "worker-2") in fails   # anonymous auth on one kubelet
+
+
+def test_summary_on_stdout_lists_failing_checks(demo_report):
+    _, proc = demo_report
+    assert "1.2.15" in proc.stdout and "FAIL" in proc.stdout
+
+
+def test_sha256sums_verify(demo_report):
+    out, _ = demo_report
+    check = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=out, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_fail_on_never_exits_zero(tmp_path):
+    assert kaudit("scan", "--demo", "-q", "--fail-on", "never").returncode == 0
+
+
+def test_only_selected_checks(tmp_path):
+    proc = kaudit("scan", "--demo", "--checks", "1.2.15", "--output-dir", str(tmp_path))
+    results = json.loads((tmp_path / "report.json").read_text())["results"]
+    assert {r["check"] for r in results} == {"1.2.15"} and proc.returncode == 1
+
+
+def test_checks_json_lists_the_catalog():
+    proc = kaudit("checks", "--format", "json")
+    assert proc.returncode == 0
+    checks = json.loads(proc.stdout)["checks"]
+    assert len(checks) == 131
+    assert {"id", "title", "level", "cis_label", "automated"} <= set(checks[0])
+
+
+@pytest.mark.parametrize("args,needle", [
+    (("scan", "--demo", "--benchmark", "cis-0.1"), "cis-1.12"),
+    (("scan", "--manifests", "/nonexistent/dump.yaml"), "no such file"),
+    (("scan", "--demo", "--format", "pdf"), "unknown format"),
+    (("scan", "--demo", "--checks", "9.9"), "unknown check"),
+    (("render", "/nonexistent/report.json"), "cannot read report"),
+])
+def test_bad_input_exits_2_with_one_clear_line(args, needle):
+    proc = kaudit(*args)
+    assert proc.returncode == 2, proc.stderr
+    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and needle in lines[0], proc.stderr
+
+
+def test_empty_manifest_file_exits_2(tmp_path):
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    proc = kaudit("scan", "--manifests", str(empty))
+    assert proc.returncode == 2 and "no Kubernetes objects" in proc.stderr
+
+
+def test_malformed_document_is_reported_and_the_rest_evaluated(tmp_path):
+    dump = tmp_path / "dump.yaml"
+    dump.write_text((ROOT / "kaudit/demo/manifests/00-cluster.yaml").read_text()
+                    + "\n---\nkind: Pod\nmetadata: {name: [broken\n")
+    proc = kaudit("scan", "--manifests", str(dump), "--output-dir", str(tmp_path / "out"))
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert any("dump.yaml" in e and "malformed" in e for e in report["scan"]["collection_errors"])
+    assert len({r["check"] for r in report["results"]}) == 131
+    assert proc.returncode in (0, 1)
+
+
+def test_render_reproduces_html_and_junit(demo_report, tmp_path):
+    out, _ = demo_report
+    proc = kaudit("render", str(out / "report.json"), "--output-dir", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "report.html").read_bytes() == (out / "report.html").read_bytes()
+    assert (tmp_path / "junit.xml").read_bytes() == (out / "junit.xml").read_bytes()
