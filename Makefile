@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # Debian packages the integration and e2e tests run for real.
-APT_PACKAGES := openssh-server openssh-client etcd-server chromium sudo openssl iproute2 util-linux
+APT_PACKAGES := openssh-server openssh-client etcd-server chromium sudo openssl iproute2 util-linux gcc libc6-dev
 
 .PHONY: demo test install install-test deps-debian benchmarks clean
 

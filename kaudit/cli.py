@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 from kaudit import __version__
+from kaudit.collect import SourceError
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
 
@@ -42,16 +43,17 @@ def _parser() -> argparse.ArgumentParser:
     nodes = scan.add_argument_group("node access")
     nodes.add_argument("--nodes", choices=("none", "ssh", "daemonset", "local"), default=None,
                        help="how to inspect nodes for sections 1-4 files and processes (default: none)")
-    nodes.add_argument("--inventory", metavar="FILE", type=Path, help="SSH inventory (YAML); required with --nodes ssh "
-                       "unless nodes are taken from the API")
+    nodes.add_argument("--inventory", metavar="FILE", type=Path,
+                       help="SSH inventory (YAML, see docs/node-collection.md); without it --nodes ssh "
+                            "connects to the cluster's Node objects (InternalIP, then ExternalIP, then Hostname)")
     nodes.add_argument("--node-facts", metavar="PATH", action="append", type=Path, default=[],
                        help="saved node facts: a JSON file or a directory of them (repeatable)")
     nodes.add_argument("--known-hosts", metavar="FILE", type=Path, help="SSH known_hosts (default ~/.ssh/known_hosts)")
     nodes.add_argument("--trust-on-first-use", action="store_true",
                        help="accept and record unknown SSH host keys (changed keys are still refused)")
     nodes.add_argument("--ssh-concurrency", type=int, default=16, metavar="N", help="parallel SSH sessions (default 16)")
-    nodes.add_argument("--ssh-timeout", type=float, default=60.0, metavar="SECONDS",
-                       help="per-node command timeout (default 60)")
+    nodes.add_argument("--ssh-timeout", type=float, default=120.0, metavar="SECONDS",
+                       help="per-node command timeout (default 120)")
     nodes.add_argument("--daemonset-namespace", default="kaudit", help="namespace of the collector DaemonSet")
     nodes.add_argument("--daemonset-image", default=None, help="image of the collector DaemonSet")
     out = scan.add_argument_group("output")
@@ -102,6 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"kaudit: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except SourceError as exc:   # e.g. an invalid inventory, before the scan starts
+        print(f"kaudit: {exc}", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         print("kaudit: interrupted", file=sys.stderr)
         return EXIT_INCOMPLETE
@@ -161,10 +166,18 @@ def _sources(args: argparse.Namespace):
         node_source = SavedNodeFactsSource(args.node_facts)
         node_access = "saved"
     elif args.nodes == "ssh":
-        from kaudit.collect.node.ssh import SshSource
-        node_source = SshSource(inventory=args.inventory, known_hosts=args.known_hosts,
-                                trust_on_first_use=args.trust_on_first_use,
-                                concurrency=args.ssh_concurrency, command_timeout=args.ssh_timeout)
+        from kaudit.collect.node.inventory import load_inventory
+        from kaudit.collect.node.ssh import SshNodeSource, SshOptions
+        if args.ssh_concurrency < 1:
+            raise UsageError("--ssh-concurrency must be at least 1")
+        options = SshOptions(known_hosts=str(args.known_hosts) if args.known_hosts else None,
+                             trust_on_first_use=args.trust_on_first_use,
+                             concurrency=args.ssh_concurrency, command_timeout=args.ssh_timeout)
+        # Without an inventory the hosts are the cluster's Node objects (InternalIP first).
+        inventory = load_inventory(str(args.inventory)) if args.inventory else None
+        if inventory is None and offline and not args.manifests and not args.demo:
+            raise UsageError("--nodes ssh needs --inventory or a cluster source listing the nodes")
+        node_source = SshNodeSource(inventory, options)
     elif args.nodes == "daemonset":
         if offline:
             raise UsageError("--nodes daemonset needs a live cluster (not --manifests/--demo)")

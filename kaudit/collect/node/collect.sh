@@ -1,0 +1,471 @@
+#!/bin/sh
+# kaudit node collector -- record format "KAUDIT-NODE 1" (docs/node-collection.md).
+#
+# Runs on any Linux node with a POSIX sh: reads /proc directly and uses only
+# stat, od, tr, cat-like builtins, and grep/id/getent/date when present.
+# It changes nothing on the node. Sent on stdin ("sh -s"), so every command
+# below that could read stdin gets </dev/null (main is called that way).
+#
+# Environment:
+#   KAUDIT_ROOT  host filesystem prefix (default /); output paths never carry it
+#   KAUDIT_PROC  proc filesystem to read (default /proc)
+#   KAUDIT_MAX_CONTENT  content size cap in bytes (default 262144)
+#
+# Output: one record per line, fields separated by one space. A field that is
+# not made only of [A-Za-z0-9._/+:@,~=-] is written as "%" + hex of its bytes
+# ("%" alone is the empty string), so any byte survives (argv, paths, content).
+
+COLLECTOR_VERSION=kaudit-collect/1
+NL='
+'
+CR=$(printf '\r')
+
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# hex of a string / of a file's bytes
+hexs() { printf '%s' "$1" | od -An -v -tx1 | tr -d ' \n'; }
+
+tok() {
+    case $1 in
+        '') printf '%%' ;;
+        *[!A-Za-z0-9._/+:@,~=-]*) printf '%%'; hexs "$1" ;;
+        *) printf '%s' "$1" ;;
+    esac
+}
+
+err() { printf 'ERROR '; tok "$1"; printf '\n'; }
+
+# ---------------------------------------------------------------------------
+# Files: metadata (FILE / MISSING / FILEERR) and contents (CONTENT / CONTENTERR)
+# ---------------------------------------------------------------------------
+
+SEEN_F=$NL
+SEEN_C=$NL
+SEEN_UID=' '
+SEEN_GID=' '
+NFILES=0
+MAXFILES=${KAUDIT_MAX_FILES:-4000}
+
+fileerr() { printf 'FILEERR '; tok "$1"; printf ' '; tok "$2"; printf '\n'; }
+cerr() { printf 'CONTENTERR '; tok "$1"; printf ' '; tok "$2"; printf '\n'; }
+
+# statf HOSTPATH: one FILE, MISSING or FILEERR record (once per path).
+# Symlinks are followed: modes and owners that matter are the target's.
+statf() {
+    sp=$1
+    case $SEEN_F in *"$NL$sp$NL"*) return 0 ;; esac
+    SEEN_F=$SEEN_F$sp$NL
+    NFILES=$((NFILES + 1))
+    if [ "$NFILES" -gt "$MAXFILES" ]; then
+        [ "$NFILES" -eq $((MAXFILES + 1)) ] && err "file limit ($MAXFILES) reached; further files not inspected"
+        return 1
+    fi
+    sf=$R$sp
+    if [ ! -e "$sf" ] && [ ! -L "$sf" ]; then
+        sd=${sf%/*}
+        [ -n "$sd" ] || sd=/
+        if [ -d "$sd" ] && [ -x "$sd" ]; then
+            printf 'MISSING '; tok "$sp"; printf '\n'
+            return 1
+        fi
+    fi
+    so=$(stat -L -c '%F|%a|%u|%g|%s' -- "$sf" 2>&1 </dev/null)
+    if [ $? -ne 0 ]; then
+        if [ -L "$sf" ]; then
+            fileerr "$sp" "dangling symlink"
+        else
+            case $so in
+                *"No such file"*|*"Not a directory"*) printf 'MISSING '; tok "$sp"; printf '\n' ;;
+                *) so=${so#"stat: "}; fileerr "$sp" "${so:-stat failed}" ;;
+            esac
+        fi
+        return 1
+    fi
+    sft=${so%%|*}; so=${so#*|}
+    smode=${so%%|*}; so=${so#*|}
+    suid=${so%%|*}; so=${so#*|}
+    sgid=${so%%|*}; ssize=${so#*|}
+    case $sft in
+        directory) sft=dir ;;
+        "regular file"|"regular empty file") sft=file ;;
+        *) sft=other ;;
+    esac
+    case $SEEN_UID in *" $suid "*) ;; *) SEEN_UID="$SEEN_UID$suid " ;; esac
+    case $SEEN_GID in *" $sgid "*) ;; *) SEEN_GID="$SEEN_GID$sgid " ;; esac
+    printf 'FILE '; tok "$sp"; printf ' %s %s %s %s %s\n' "$sft" "$smode" "$suid" "$sgid" "$ssize"
+    return 0
+}
+
+# walk HOSTPATH DEPTH: statf a directory and everything below it.
+walk() {
+    statf "$1" || return 0
+    [ "$2" -gt 0 ] || return 0
+    wd=$R$1
+    [ -d "$wd" ] || return 0
+    if [ ! -r "$wd" ] || [ ! -x "$wd" ]; then
+        err "cannot list $1: permission denied"
+        return 0
+    fi
+    for we in "$wd"/* "$wd"/.[!.]* "$wd"/..?*; do
+        [ -e "$we" ] || [ -L "$we" ] || continue
+        if [ -d "$we" ] && [ ! -L "$we" ]; then
+            walk "${we#"$R"}" $(($2 - 1))
+        else
+            statf "${we#"$R"}"
+        fi
+    done
+}
+
+# redact_secrets FILE: EncryptionConfiguration with every key secret replaced,
+# so secrets never leave the node (YAML "secret: x" and JSON "secret":"x").
+redact_secrets() {
+    while IFS= read -r rl || [ -n "$rl" ]; do
+        ro=
+        while :; do
+            case $rl in
+                *'"secret"'*)
+                    ro=$ro${rl%%\"secret\"*}'"secret":"REDACTED"'
+                    rl=${rl#*\"secret\"}
+                    rl=${rl#*\"}; rl=${rl#*\"}
+                    ;;
+                *secret:*)
+                    ro=$ro${rl%%secret:*}'secret: REDACTED'
+                    rl=
+                    break
+                    ;;
+                *) ro=$ro$rl; break ;;
+            esac
+        done
+        printf '%s\n' "$ro"
+    done < "$1"
+}
+
+# content HOSTPATH [redact]: the file's bytes, for config files checks parse.
+# Never private keys; never above the size cap. Binary is detected by the parser.
+content() {
+    cp=$1
+    case $SEEN_C in *"$NL$cp$NL"*) return 0 ;; esac
+    SEEN_C=$SEEN_C$cp$NL
+    cf=$R$cp
+    statf "$cp"
+    [ -e "$cf" ] || return 0
+    if [ ! -f "$cf" ]; then cerr "$cp" "not a regular file"; return 0; fi
+    case $cp in
+        *.key|*/pki/*.key) cerr "$cp" "private key: contents are never collected"; return 0 ;;
+    esac
+    if [ ! -r "$cf" ]; then cerr "$cp" "permission denied"; return 0; fi
+    csz=$(stat -L -c %s -- "$cf" 2>/dev/null </dev/null)
+    case $csz in ''|*[!0-9]*) cerr "$cp" "cannot read size"; return 0 ;; esac
+    if [ "$csz" -gt "$MAXBYTES" ]; then cerr "$cp" "too large ($csz bytes)"; return 0; fi
+    cfirst=
+    IFS= read -r cfirst < "$cf" 2>/dev/null
+    case $cfirst in *"PRIVATE KEY"*) cerr "$cp" "private key: contents are never collected"; return 0 ;; esac
+    if have grep && grep -q 'PRIVATE KEY-----' "$cf" 2>/dev/null </dev/null; then
+        cerr "$cp" "private key: contents are never collected"; return 0
+    fi
+    if [ "$2" = redact ]; then
+        ch=$(redact_secrets "$cf" 2>&1 | od -An -v -tx1)
+    else
+        ch=$(od -An -v -tx1 < "$cf" 2>&1)
+    fi
+    if [ $? -ne 0 ]; then cerr "$cp" "read failed: $ch"; return 0; fi
+    printf 'CONTENT '; tok "$cp"; printf ' %%'
+    printf '%s' "$ch" | tr -d ' \n'
+    printf '\n'
+}
+
+# manifests HOSTDIR: a static pod directory (or file): metadata and contents.
+manifests() {
+    statf "$1" || return 0
+    md=$R$1
+    if [ -f "$md" ]; then content "$1"; return 0; fi
+    [ -d "$md" ] || return 0
+    for me in "$md"/*; do
+        [ -e "$me" ] || continue
+        case $me in
+            *.yaml|*.yml|*.json|*.manifest) content "${me#"$R"}" ;;
+            *) statf "${me#"$R"}" ;;
+        esac
+    done
+}
+
+# listdir HOSTDIR: the directory and its entries (one level), metadata only.
+listdir() { walk "$1" 1; }
+
+# ---------------------------------------------------------------------------
+# Flags that name files
+# ---------------------------------------------------------------------------
+
+KUBELET_CONFIG=
+
+# follow COMPONENT FLAG VALUE
+follow() {
+    fv=$3
+    case $2 in
+        --kube-apiserver-arg|--kube-controller-manager-arg|--kube-scheduler-arg|--kubelet-arg|--kube-proxy-arg|--etcd-arg|--kube-cloud-controller-manager-arg)
+            # k3s/rke2 pass component flags as "name=value"
+            case $fv in *=*) follow "$1" "--${fv%%=*}" "${fv#*=}" ;; esac
+            return 0 ;;
+    esac
+    [ -n "$fv" ] || return 0
+    case $fv in
+        /*) ;;
+        *) err "$1 $2=$fv: relative path not followed"; return 0 ;;
+    esac
+    case $2 in
+        --config)
+            content "$fv"
+            [ "$1" = kubelet ] && KUBELET_CONFIG=$fv ;;
+        --encryption-provider-config) content "$fv" redact ;;
+        --audit-policy-file|--admission-control-config-file|--authorization-config|--authentication-config)
+            content "$fv" ;;
+        --pod-manifest-path) manifests "$fv" ;;
+        --cert-dir|--cni-conf-dir) listdir "$fv" ;;
+        *) statf "$fv" ;;
+    esac
+    # the PKI directory a certificate or key lives in, recursively
+    case $fv in
+        */pki/*) walk "${fv%%/pki/*}/pki" 8 ;;
+    esac
+}
+
+path_flag() {
+    case $1 in
+        --config|--kubeconfig|--*-kubeconfig|--*-file|--*-dir|--*-path|--*-cafile|--*-certfile|--*-keyfile|--*-config|--*-arg) return 0 ;;
+    esac
+    return 1
+}
+
+# follow_argv COMPONENT ARGS(newline-separated, argv[0] first)
+follow_argv() {
+    fwant=
+    ffirst=1
+    while IFS= read -r fa; do
+        if [ -n "$ffirst" ]; then ffirst=; continue; fi
+        if [ -n "$fwant" ]; then follow "$1" "$fwant" "$fa"; fwant=; continue; fi
+        case $fa in
+            --*=*) path_flag "${fa%%=*}" && follow "$1" "${fa%%=*}" "${fa#*=}" ;;
+            --*) path_flag "$fa" && fwant=$fa ;;
+        esac
+    done <<EOF
+$2
+EOF
+}
+
+# ---------------------------------------------------------------------------
+# Processes
+# ---------------------------------------------------------------------------
+
+# identify ARGV0 ARGV1: the component name, as kaudit.components.identify_component.
+identify() {
+    ib=${1##*/}
+    case $ib in
+        kube-apiserver|kube-controller-manager|kube-scheduler|etcd|kubelet|kube-proxy)
+            printf '%s' "$ib" ;;
+        hyperkube)
+            is=${2#kube-}
+            case $is in
+                apiserver|controller-manager|scheduler|proxy) printf 'kube-%s' "$is" ;;
+                etcd|kubelet) printf '%s' "$is" ;;
+            esac ;;
+        k3s|rke2)
+            case $2 in server|agent) printf '%s-%s' "$ib" "$2" ;; esac ;;
+        "k3s server") printf k3s-server ;;
+        "k3s agent") printf k3s-agent ;;
+        "rke2 server") printf rke2-server ;;
+        "rke2 agent") printf rke2-agent ;;
+    esac
+}
+
+RUNNING=' '
+
+# etcd_env PID: only the ETCD_* variables (entries joined by newlines, a
+# newline inside a value carried as \001).
+etcd_env() {
+    ef=$P/$1/environ
+    if [ ! -r "$ef" ]; then
+        printf 'ENVERR %s ' "$1"; tok "permission denied"; printf '\n'; return 0
+    fi
+    eh=$(tr '\n\000' '\001\n' < "$ef" 2>/dev/null | while IFS= read -r el; do
+            case $el in ETCD_*) printf '%s\n' "$el" ;; esac
+        done | od -An -v -tx1)
+    printf 'ENV %s %%' "$1"
+    printf '%s' "$eh" | tr -d ' \n'
+    printf '\n'
+}
+
+process() {
+    pd=${1%/cmdline}
+    pid=${pd##*/}
+    pargs=$(tr '\000' '\n' < "$1" 2>/dev/null) || return 0
+    [ -n "$pargs" ] || return 0
+    pa0=${pargs%%"$NL"*}
+    case $pargs in
+        *"$NL"*) pa1=${pargs#*"$NL"}; pa1=${pa1%%"$NL"*} ;;
+        *) pa1= ;;
+    esac
+    pc=$(identify "$pa0" "$pa1")
+    [ -n "$pc" ] || return 0
+    ph=$(od -An -v -tx1 < "$1" 2>/dev/null) || return 0
+    printf 'PROC %s %s %%' "$pid" "$pc"
+    printf '%s' "$ph" | tr -d ' \n'
+    printf '\n'
+    RUNNING="$RUNNING$pc "
+    [ "$pc" = etcd ] && etcd_env "$pid"
+    follow_argv "$pc" "$pargs"
+}
+
+processes() {
+    if [ ! -d "$P" ]; then err "cannot read processes: $P is not a directory"; return 0; fi
+    # grep -l narrows hundreds of processes to the few worth a closer look.
+    if have grep; then
+        plist=$(grep -l -E 'kube|etcd|k3s|rke2' "$P"/[0-9]*/cmdline 2>/dev/null </dev/null)
+    else
+        plist=
+        for pf in "$P"/[0-9]*/cmdline; do plist=$plist$pf$NL; done
+    fi
+    while IFS= read -r pf; do
+        [ -n "$pf" ] && [ -r "$pf" ] && process "$pf"
+    done <<EOF
+$plist
+EOF
+}
+
+# ---------------------------------------------------------------------------
+# Default locations (CIS, kubeadm, k3s, RKE2)
+# ---------------------------------------------------------------------------
+
+kubelet_config_files() {
+    kc=$1
+    [ -f "$R$kc" ] && [ -r "$R$kc" ] || return 0
+    while IFS= read -r kl || [ -n "$kl" ]; do
+        case $kl in
+            *staticPodPath*) kk=staticPodPath ;;
+            *clientCAFile*) kk=clientCAFile ;;
+            *tlsCertFile*) kk=tlsCertFile ;;
+            *tlsPrivateKeyFile*) kk=tlsPrivateKeyFile ;;
+            *) continue ;;
+        esac
+        kv=${kl#*"$kk"}
+        kv=${kv#\"}; kv=${kv#*:}
+        kv=${kv%%" #"*}
+        while :; do case $kv in ' '*|'	'*|'"'*|"'"*) kv=${kv#?} ;; *) break ;; esac; done
+        while :; do case $kv in *' '|*'	'|*'"'|*"'"|*,|*"$CR") kv=${kv%?} ;; *) break ;; esac; done
+        case $kv in /*) ;; *) continue ;; esac
+        if [ "$kk" = staticPodPath ]; then manifests "$kv"; else statf "$kv"; fi
+    done < "$R$kc"
+}
+
+defaults() {
+    manifests /etc/kubernetes/manifests
+    for c in admin super-admin scheduler controller-manager kubelet bootstrap-kubelet; do
+        statf /etc/kubernetes/$c.conf
+    done
+    statf /etc/kubernetes
+    walk /etc/kubernetes/pki 8
+    content /var/lib/kubelet/config.yaml
+    statf /var/lib/kubelet/kubeconfig
+    listdir /var/lib/kubelet/pki
+    content /etc/kubernetes/kubelet/kubelet-config.json
+    statf /etc/kubernetes/kubelet/kubeconfig
+    statf /var/lib/etcd
+    listdir /etc/cni/net.d
+    listdir /var/lib/cni/networks
+    statf /etc/kubernetes/proxy.conf
+    statf /var/lib/kube-proxy/kubeconfig.conf
+    statf /var/lib/kube-proxy/kubeconfig
+    content /var/lib/kube-proxy/config.conf
+    # the kubelet's systemd unit and drop-ins (systemctl is not always there)
+    for u in /etc/systemd/system/kubelet.service /lib/systemd/system/kubelet.service \
+             /usr/lib/systemd/system/kubelet.service; do
+        content "$u"
+    done
+    for d in /etc/systemd/system/kubelet.service.d /lib/systemd/system/kubelet.service.d \
+             /usr/lib/systemd/system/kubelet.service.d; do
+        [ -d "$R$d" ] || continue
+        statf "$d"
+        for e in "$R$d"/*.conf; do
+            [ -e "$e" ] && content "${e#"$R"}"
+        done
+    done
+    # k3s and RKE2
+    for dist in k3s rke2; do
+        [ -d "$R/etc/rancher/$dist" ] || [ -d "$R/var/lib/rancher/$dist" ] || continue
+        content /etc/rancher/$dist/config.yaml
+        statf /etc/rancher/$dist/$dist.yaml
+        base=/var/lib/rancher/$dist
+        walk $base/server/tls 4
+        walk $base/server/cred 2
+        content $base/server/cred/encryption-config.json redact
+        statf $base/server/db/etcd
+        statf $base/server/token
+        listdir $base/agent
+        manifests $base/agent/pod-manifests
+        listdir $base/agent/etc
+    done
+}
+
+# ---------------------------------------------------------------------------
+# Owner names, from the host's own passwd/group (under KAUDIT_ROOT), then getent
+# ---------------------------------------------------------------------------
+
+names() {  # names KIND(USER|GROUP) FILE SEEN-LIST DB
+    nleft=$3
+    if [ -r "$R/etc/$2" ]; then
+        while IFS=: read -r nn nx ni nrest || [ -n "$nn" ]; do
+            case $nleft in *" $ni "*)
+                printf '%s %s ' "$1" "$ni"; tok "$nn"; printf '\n'
+                nleft=${nleft%%" $ni "*}" "${nleft#*" $ni "} ;;
+            esac
+        done < "$R/etc/$2"
+    fi
+    # users from LDAP/SSSD etc.: only meaningful on the machine we run on
+    if [ -z "$R" ] && have getent; then
+        for ni in $nleft; do
+            ng=$(getent "$2" "$ni" 2>/dev/null </dev/null) || continue
+            printf '%s %s ' "$1" "$ni"; tok "${ng%%:*}"; printf '\n'
+        done
+    fi
+}
+
+main() {
+    LC_ALL=C; export LC_ALL
+    R=${KAUDIT_ROOT:-/}
+    while :; do case $R in */) R=${R%/} ;; *) break ;; esac; done
+    P=${KAUDIT_PROC:-/proc}
+    MAXBYTES=${KAUDIT_MAX_CONTENT:-262144}
+
+    printf 'KAUDIT-NODE 1\n'
+    printf 'META collector '; tok "$COLLECTOR_VERSION"; printf '\n'
+    h=
+    if [ -n "$R" ] && [ -r "$R/etc/hostname" ]; then IFS= read -r h < "$R/etc/hostname"; fi
+    [ -n "$h" ] || { [ -r "$P/sys/kernel/hostname" ] && IFS= read -r h < "$P/sys/kernel/hostname"; }
+    printf 'META hostname '; tok "$h"; printf '\n'
+    if have date; then printf 'META time '; tok "$(date -u +%Y-%m-%dT%H:%M:%SZ)"; printf '\n'; fi
+    printf 'META root '; tok "${R:-/}"; printf '\n'
+    if have id; then printf 'META euid '; tok "$(id -u)"; printf '\n'; fi
+    have stat || err "stat not found: file metadata cannot be collected"
+    have od || err "od not found: contents and argv cannot be collected"
+
+    processes
+    if [ -n "$KUBELET_CONFIG" ]; then
+        kubelet_config_files "$KUBELET_CONFIG"
+    else
+        kubelet_config_files /var/lib/kubelet/config.yaml
+    fi
+    defaults
+
+    printf 'RUNNING'
+    for c in $RUNNING; do printf ' %s' "$c"; done
+    printf '\n'
+    names USER passwd "$SEEN_UID"
+    names GROUP group "$SEEN_GID"
+    printf 'END\n'
+}
+
+if [ "${1:-}" = identify ]; then
+    identify "$2" "$3"
+    exit 0
+fi
+main </dev/null
+exit 0
