@@ -68,6 +68,12 @@ def _parser() -> argparse.ArgumentParser:
     out.add_argument("--fail-on", choices=("fail", "error", "never"), default="fail",
                      help="exit 1 on FAIL (default), on FAIL or ERROR, or never")
     out.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary on stdout")
+    sched = scan.add_argument_group("scheduled runs (the in-cluster CronJob; see docs/in-cluster.md)")
+    sched.add_argument("--reports-root", metavar="DIR", type=Path,
+                       help="write to DIR/<cluster>/<timestamp>/, update DIR/<cluster>/latest, use the "
+                            "previous run for the trend; SIGTERM writes an incomplete report (exit 3)")
+    sched.add_argument("--keep", type=int, default=8, metavar="N",
+                       help="with --reports-root: keep the newest N runs (default 8)")
 
     checks = sub.add_parser("checks", help="list the checks of a benchmark")
     checks.add_argument("--benchmark", default="cis-1.12")
@@ -218,6 +224,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
     progress = _progress(args.quiet)
     req = ScanRequest(catalog=catalog, cluster_source=cluster_source, node_source=node_source,
                       node_access=node_access, only_checks=only, progress=progress)
+    if args.reports_root is not None:
+        return _scan_into_reports_root(args, req, formats, waivers, previous)
     try:
         report = run_scan(req, on_facts=(lambda f: save_facts(f, args.save_facts)) if args.save_facts else None)
     except SourceError as exc:
@@ -229,10 +237,11 @@ def cmd_scan(args: argparse.Namespace) -> int:
         import datetime as dt
 
         from kaudit.report.waivers import apply_waivers
-        report.results, report.waivers = apply_waivers(report.results, waivers, dt.date.today())
+        report.results, report.waivers = apply_waivers(report.results, waivers, dt.date.fromisoformat(report.scan.started[:10]))
     if args.output_dir:
         from kaudit.report.outputs import write_reports
-        written = write_reports(report, args.output_dir, formats=formats, previous=previous)
+        written = write_reports(report, args.output_dir, formats=formats, previous=previous,
+                                section_titles=catalog.sections)
         if not args.quiet:
             print(f"reports written to {args.output_dir}: {', '.join(p.name for p in written)}", file=sys.stderr)
     if not args.quiet:
@@ -241,6 +250,33 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if not args.output_dir and args.quiet:
         pass
     return _exit_status(report, args.fail_on)
+
+
+def _scan_into_reports_root(args: argparse.Namespace, req, formats: list[str], waivers, previous) -> int:
+    """--reports-root: a scheduled run (kaudit.incluster); exit 3 when interrupted."""
+    from kaudit.collect import SourceError
+    from kaudit.incluster import scan_into_reports_root
+    from kaudit.scan import save_facts
+    if args.output_dir:
+        raise UsageError("--reports-root and --output-dir cannot be combined")
+    if args.keep < 1:
+        raise UsageError("--keep must be at least 1")
+    try:
+        run = scan_into_reports_root(
+            req, args.reports_root, keep=args.keep, formats=formats, waivers=waivers, previous=previous,
+            on_facts=(lambda f: save_facts(f, args.save_facts)) if args.save_facts else None)
+    except SourceError as exc:
+        _clear_progress(req.progress)
+        print(f"kaudit: {exc}", file=sys.stderr)
+        return exc.exit_code
+    _clear_progress(req.progress)
+    if run.interrupted:
+        print(f"kaudit: {run.interrupted}; incomplete report written", file=sys.stderr)
+    if not args.quiet:
+        print(f"reports written to {run.run_dir}", file=sys.stderr)
+        from kaudit.report.text import TextFormatter
+        sys.stdout.write(TextFormatter().render(run.report).decode("utf-8"))
+    return EXIT_INCOMPLETE if run.interrupted else _exit_status(run.report, args.fail_on)
 
 
 def _clear_progress(progress) -> None:

@@ -13,7 +13,11 @@ class JsonFormatter(Formatter):
     filename = "report.json"
 
     def render(self, report: Report) -> bytes:
-        return (json.dumps(report.to_json(), indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+        # A lone surrogate (possible from a hostile manifest's "\\ud800" escape)
+        # cannot be UTF-8 encoded; backslashreplace writes it back as the JSON
+        # escape it came from, so the file stays valid and round-trips.
+        text = json.dumps(report.to_json(), indent=1, ensure_ascii=False) + "\n"
+        return text.encode("utf-8", "backslashreplace")
 
 
 def load_report(path: Path) -> Report:

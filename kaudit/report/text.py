@@ -1,0 +1,83 @@
+"""Plain-text summary for the terminal (`kaudit scan` prints it on stdout).
+
+Every cluster-supplied string goes through `visible()`: a pod name carrying
+an ANSI escape or a bidi override must not rewrite the operator's terminal.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from kaudit.model import Report, Result, Status
+from kaudit.report import Formatter
+from kaudit.report.common import (STATUS_ORDER, check_sort_key, score, section_title,
+                                  severity_rank, target_label, visible)
+
+_COUNTED = [s for s in STATUS_ORDER]
+
+
+class TextFormatter(Formatter):
+    name = "text"
+    filename = "report.txt"
+
+    def __init__(self, max_targets: int = 10) -> None:
+        self.max_targets = max_targets
+
+    def render(self, report: Report) -> bytes:
+        return self.render_text(report).encode("utf-8")
+
+    def render_text(self, report: Report) -> str:
+        scan = report.scan
+        c = scan.cluster
+        lines = [
+            f"{visible(report.tool.get('name', 'kaudit'))} {visible(report.tool.get('version', ''))}"
+            f" - {visible(scan.benchmark_title or scan.benchmark)} {visible(scan.benchmark_version)}",
+            f"Cluster: {visible(c.name or 'unknown')} ({visible(c.version or 'version unknown')}, "
+            f"{visible(c.platform or 'platform unknown')}); nodes: {visible(scan.node_access)}",
+        ]
+        if not scan.complete:
+            lines.append("SCAN INCOMPLETE: " + "; ".join(visible(r) for r in scan.incomplete_reasons))
+        s = score(report.results)
+        lines.append(f"Score: {s.text()} (PASS / (PASS+FAIL) over {s.decided} decided of {s.total} results)")
+        lines.append("")
+
+        by_section: dict[str, list[Result]] = defaultdict(list)
+        for r in report.results:
+            by_section[r.section].append(r)
+        header = f"{'Section':<44}" + "".join(f"{st.value:>8}" for st in _COUNTED)
+        lines.append(header)
+        for section in sorted(by_section, key=check_sort_key):
+            counts = {st: 0 for st in _COUNTED}
+            for r in by_section[section]:
+                counts[r.status] += 1
+            title = visible(f"{section} {section_title(section)}".strip())[:43]
+            lines.append(f"{title:<44}" + "".join(f"{counts[st]:>8}" for st in _COUNTED))
+        totals = report.counts()
+        lines.append(f"{'Total':<44}" + "".join(f"{totals[st.value]:>8}" for st in _COUNTED))
+
+        failing: dict[str, list[Result]] = defaultdict(list)
+        for r in report.results:
+            if r.status is Status.FAIL:
+                failing[r.check].append(r)
+        if failing:
+            lines.append("")
+            lines.append(f"Failing checks: {len(failing)}")
+            order = sorted(failing, key=lambda cid: (severity_rank(failing[cid][0].severity),
+                                                     -len(failing[cid]), check_sort_key(cid)))
+            for cid in order:
+                rs = failing[cid]
+                lines.append(f"  FAIL {visible(cid)} [{visible(rs[0].severity)}] {visible(rs[0].title)}"
+                             f" ({len(rs)} target{'s' if len(rs) != 1 else ''})")
+                for r in rs[:self.max_targets]:
+                    msg = f": {visible(r.message)}" if r.message else ""
+                    lines.append(f"       - {visible(target_label(r.target))}{msg}")
+                if len(rs) > self.max_targets:
+                    lines.append(f"       ... and {len(rs) - self.max_targets} more")
+
+        errors = totals[Status.ERROR.value]
+        if errors or scan.collection_errors or scan.nodes_unreachable:
+            lines.append("")
+            lines.append(f"Not checked: {errors} result(s) in ERROR, "
+                         f"{len(scan.collection_errors)} collection error(s), "
+                         f"{len(scan.nodes_unreachable)} unreachable node(s). "
+                         f"See 'Limits of the audit' in report.html.")
+        return "\n".join(lines) + "\n"

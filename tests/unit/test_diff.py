@@ -1,0 +1,68 @@
+"""diff_reports / format_diff: the trend between two scans."""
+from __future__ import annotations
+
+from kaudit.model import Status, Target
+from kaudit.report.diff import diff_reports, format_diff
+
+from tests.unit.report_builders import report, result
+
+A = Target("Pod", "a", namespace="ns")
+B = Target("Pod", "b", namespace="ns")
+
+
+def _pair():
+    old = report([
+        result("5.2.2", Status.FAIL, A),      # still failing
+        result("5.2.3", Status.FAIL, A),      # fixed
+        result("5.2.4", Status.PASS, A),      # regressed
+        result("5.2.5", Status.FAIL, B),      # target gone
+        result("5.2.6", Status.FAIL, A),      # waived now: a change, not a fix
+        result("5.2.7", Status.PASS, A),      # unchanged
+        result("5.2.8", Status.PASS, A),      # now ERROR
+    ])
+    new = report([
+        result("5.2.7", Status.PASS, A),
+        result("5.2.8", Status.ERROR, A),
+        result("5.2.6", Status.WAIVED, A),
+        result("5.2.4", Status.FAIL, A),
+        result("5.2.3", Status.PASS, A),
+        result("5.2.2", Status.FAIL, A),
+        result("5.2.2", Status.FAIL, B),      # new
+    ])
+    return old, new
+
+
+def test_categories():
+    d = diff_reports(*_pair())
+    key = lambda entries: [(e.check, e.target.name) for e in entries]
+    assert key(d.new) == [("5.2.2", "b")]
+    assert key(d.still_failing) == [("5.2.2", "a")]
+    assert key(d.fixed) == [("5.2.3", "a")]
+    assert key(d.regressed) == [("5.2.4", "a")]
+    assert key(d.removed) == [("5.2.5", "b")]
+    assert [(e.check, e.old_status, e.new_status) for e in d.changed] == [
+        ("5.2.6", Status.FAIL, Status.WAIVED), ("5.2.8", Status.PASS, Status.ERROR)]
+
+
+def test_identical_reports_have_no_changes():
+    old, _ = _pair()
+    d = diff_reports(old, old)
+    assert d.is_empty() and len(d.still_failing) == 4
+
+
+def test_format_diff_lists_changes_and_truncates():
+    text = format_diff(diff_reports(*_pair()))
+    assert text.startswith("Summary: 1 new failures, 1 regressed, 1 fixed, 1 resolved by removal, "
+                           "1 still failing, 2 other status changes")
+    assert "5.2.4 Pod ns/a: PASS -> FAIL" in text
+    assert "5.2.5 Pod ns/b: FAIL -> -" in text
+    many_old = report([])
+    many_new = report([result("1.2.1", Status.FAIL, Target("Pod", f"p{i}", namespace="n")) for i in range(60)])
+    out = format_diff(diff_reports(many_old, many_new), limit=50)
+    assert "New failures: 60" in out and "... and 10 more" in out
+
+
+def test_format_diff_escapes_terminal_control_sequences():
+    evil = Target("Pod", "x\x1b[2J\u202e", namespace="n")
+    text = format_diff(diff_reports(report([]), report([result("1.2.1", Status.FAIL, evil)])))
+    assert "\x1b" not in text and "\u202e" not in text and "\\x1b[2J\\u202e" in text
