@@ -201,7 +201,6 @@ def _sources(args: argparse.Namespace):
 
 def cmd_scan(args: argparse.Namespace) -> int:
     from kaudit.collect import SourceError
-    from kaudit.model import Status
     from kaudit.scan import ScanRequest, run_scan, save_facts
 
     catalog = _load_catalog(args.benchmark)
@@ -247,8 +246,6 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if not args.quiet:
         from kaudit.report.text import TextFormatter
         sys.stdout.write(TextFormatter().render(report).decode("utf-8"))
-    if not args.output_dir and args.quiet:
-        pass
     return _exit_status(report, args.fail_on)
 
 

@@ -25,7 +25,7 @@ APISERVER_ARGS = [
     "--anonymous-auth=false",
     "--authorization-mode=Node,RBAC", f"--client-ca-file={PKI}/ca.crt",
     "--enable-admission-plugins=NodeRestriction,EventRateLimit,AlwaysPullImages",
-    f"--admission-control-config-file=/etc/kubernetes/admission/config.yaml",
+    "--admission-control-config-file=/etc/kubernetes/admission/config.yaml",
     "--enable-bootstrap-token-auth=true", f"--etcd-cafile={PKI}/etcd/ca.crt",
     f"--etcd-certfile={PKI}/apiserver-etcd-client.crt", f"--etcd-keyfile={PKI}/apiserver-etcd-client.key",
     "--etcd-servers=https://127.0.0.1:2379",

@@ -11,7 +11,7 @@ value, and a disagreement with the files is shown in the evidence.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterator, Mapping
 
 import yaml
 
@@ -20,7 +20,7 @@ from kaudit.catalog import Check
 from kaudit.model import CONFIG_MAP, DAEMON_SET, NODE, Evidence, Facts, Finding, NodeFacts, Status, Target
 from kaudit.rules import defaults
 from kaudit.rules.flags import (FlagSet, compare, describe, expectation, parse_feature_gates,
-                                parse_flags, split_list)
+                                parse_flags)
 from kaudit.rules.predicates import Context
 
 
@@ -336,12 +336,3 @@ def evaluate_setting_rule(check: Check, rule: Mapping[str, Any], facts: Facts, c
                           tuple(evidence))
         else:
             yield Finding(Status.PASS if ok else Status.FAIL, view.target, summary, tuple(evidence))
-
-
-def kubelet_setting_value(view: KubeletView, flag: str | None, config: str | None, minor: int | None) -> Setting:
-    """Convenience for file rules: a path the kubelet uses (clientCAFile, staticPodPath)."""
-    return effective_setting(view, {"flag": flag, "config": config}, minor)
-
-
-def effective_kubelet_list(value: str | None) -> list[str]:
-    return split_list(value)

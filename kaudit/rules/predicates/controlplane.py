@@ -15,7 +15,7 @@ import yaml
 from kaudit import components as comp
 from kaudit.catalog import Check
 from kaudit.model import (CLUSTER, CLUSTER_ROLE_BINDING, ROLE_BINDING, Evidence, Facts, Finding,
-                          Status, Target)
+                          Status)
 from kaudit.rules.flags import (ComponentInstance, component_instances, effective_flag,
                                 no_instance_finding)
 from kaudit.rules.predicates import Context, predicate
