@@ -327,6 +327,9 @@ def system_workloads() -> list[dict]:
     sas = [{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": n, "namespace": "kube-system"},
             **({"automountServiceAccountToken": False} if n == "default" else {})}
            for n in ("default", "kube-proxy", "calico-node", "coredns")]
+    # Every namespace has a default ServiceAccount; only kube-system's is hardened here.
+    sas += [{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": ns}}
+            for ns in ("default", "kube-public", "kube-node-lease")]
     pods = []
     for ds in (proxy, calico):
         for i, node in enumerate(NODES):

@@ -1,0 +1,374 @@
+"""CIS 5.1: RBAC and service accounts.
+
+All permission questions go through one `RbacIndex` per scan
+(`ctx.cached("rbac", ...)`): effective rules of every role (aggregation
+included) and every binding linked to its role. Evidence is the granting
+chain subject → binding → role → rule. Kubernetes' own grants are
+allow-listed (see _rbac_index.ALLOW_LISTED_BINDINGS, docs/section5.md) and
+always shown in a PASS line of their own, never dropped.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Iterable, Mapping
+
+from kaudit.catalog import Check
+from kaudit.model import (CLUSTER, CLUSTER_ROLE, NAMESPACE, POD, SERVICE_ACCOUNT, WORKLOAD_KINDS, Evidence,
+                          Facts, Finding, Status, Target)
+from kaudit.rules.predicates import Context, predicate
+from kaudit.rules.predicates._common import capped, missing_kind_findings, namespace_names, safe
+from kaudit.rules.predicates._rbac_index import (ALLOW_LISTED_WILDCARD_ROLES, RBAC_KINDS, Ask, Grant, RbacIndex,
+                                                 Subject, build_rbac_index)
+from kaudit.rules.predicates._workload_index import WorkloadIndex, build_workload_index
+
+RBAC_GROUP = "rbac.authorization.k8s.io"
+_ALL_VERBS = frozenset({"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"})
+
+# Named permission sets the checks ask about (check params: `permission`).
+PERMISSIONS: Mapping[str, tuple[str, tuple[Ask, ...]]] = {
+    "secrets_read": ("get, list or watch Secrets", (Ask(frozenset({"get", "list", "watch"}), "", "secrets"),)),
+    "create_pods": ("create Pods", (Ask(frozenset({"create"}), "", "pods"),)),
+    "bind_escalate_impersonate": ("bind or escalate roles, or impersonate", (
+        Ask(frozenset({"bind", "escalate"}), RBAC_GROUP, "roles"),
+        Ask(frozenset({"bind", "escalate"}), RBAC_GROUP, "clusterroles"),
+        Ask(frozenset({"impersonate"}), "", "users", cluster_scoped=True),
+        Ask(frozenset({"impersonate"}), "", "groups", cluster_scoped=True),
+        Ask(frozenset({"impersonate"}), "", "serviceaccounts"),
+        Ask(frozenset({"impersonate"}), "authentication.k8s.io", "userextras/*", cluster_scoped=True),
+        Ask(frozenset({"impersonate"}), "authentication.k8s.io", "uids", cluster_scoped=True),
+    )),
+    "create_persistentvolumes": ("create PersistentVolumes", (
+        Ask(frozenset({"create"}), "", "persistentvolumes", cluster_scoped=True),)),
+    "nodes_proxy": ("access the nodes/proxy subresource (the kubelet API)", (
+        Ask(_ALL_VERBS, "", "nodes/proxy", cluster_scoped=True),)),
+    "csr_approval": ("approve CertificateSigningRequests (update certificatesigningrequests/approval)", (
+        Ask(frozenset({"update", "patch"}), "certificates.k8s.io", "certificatesigningrequests/approval",
+            cluster_scoped=True),)),
+    "webhook_configurations": ("create, update, patch or delete admission webhook configurations", (
+        Ask(frozenset({"create", "update", "patch", "delete", "deletecollection"}), "admissionregistration.k8s.io",
+            "validatingwebhookconfigurations", cluster_scoped=True),
+        Ask(frozenset({"create", "update", "patch", "delete", "deletecollection"}), "admissionregistration.k8s.io",
+            "mutatingwebhookconfigurations", cluster_scoped=True),
+    )),
+    "create_serviceaccount_tokens": ("create service account tokens (serviceaccounts/token)", (
+        Ask(frozenset({"create"}), "", "serviceaccounts/token"),)),
+}
+
+_BROAD_GROUPS = {"system:authenticated": "every authenticated user",
+                 "system:unauthenticated": "every anonymous request",
+                 "system:serviceaccounts": "every service account in the cluster"}
+
+
+def _rbac_findings_start(facts: Facts) -> list[Finding]:
+    """ERRORs for RBAC kinds that could not be collected, or when no RBAC
+    object was seen at all (every cluster has Kubernetes' own ClusterRoles,
+    so none means the source did not include them: never a PASS)."""
+    cluster = facts.cluster
+    out = missing_kind_findings(cluster, RBAC_KINDS, why="RBAC objects are needed to resolve permissions")
+    if not out and not cluster.of_kind(CLUSTER_ROLE) and not cluster.of_kind("ClusterRoleBinding"):
+        out.append(Finding(Status.ERROR, CLUSTER, "no ClusterRole or ClusterRoleBinding was collected, so "
+                           "permissions cannot be resolved (the source holds no RBAC objects)",
+                           (Evidence("ClusterRoles", "0", "collected objects", expected="Kubernetes' own roles at least"),)))
+    return out
+
+
+def _rbac_complete(findings: list[Finding]) -> bool:
+    return not any(f.status == Status.ERROR and f.target == CLUSTER for f in findings)
+
+
+def rbac_index(facts: Facts, ctx: Context) -> RbacIndex:
+    return ctx.cached("rbac", lambda: build_rbac_index(facts.cluster))
+
+
+def workload_index(facts: Facts, ctx: Context) -> WorkloadIndex:
+    return ctx.cached("workloads", lambda: build_workload_index(facts.cluster))
+
+
+def _grant_evidence(g: Grant) -> Evidence:
+    notes = [f"scope: {g.binding.scope()}"]
+    if g.rule.declared_in != g.role.name:
+        notes.append(f"rule aggregated from ClusterRole {safe(g.rule.declared_in)}")
+    if g.named_only:
+        notes.append("limited to the resourceNames listed")
+    if g.allow_listed:
+        notes.append(f"allow-listed: {g.allow_listed}")
+    return Evidence(safe(g.chain(), 400), g.rule.render(), safe(g.binding.origin),
+                    expected="no such grant", note="; ".join(notes))
+
+
+def _allow_listed_line(allowed: list[Grant], what: str) -> Finding:
+    ev = [_grant_evidence(g) for g in allowed]
+    subjects = sorted({g.subject.label() for g in allowed})
+    return Finding(Status.PASS, CLUSTER,
+                   f"{len(subjects)} Kubernetes system subject(s) can {what} through Kubernetes' own default "
+                   f"bindings (allow-listed, shown for review): {safe(', '.join(subjects), 600)}",
+                   capped(ev))
+
+
+@predicate("rbac.permission")
+def permission(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Context) -> Iterable[Finding]:
+    """Every subject that holds the named permission (params.permission)."""
+    what, asks = PERMISSIONS[params["permission"]]
+    findings = _rbac_findings_start(facts)
+    complete = _rbac_complete(findings)
+    idx = rbac_index(facts, ctx)
+    grants = idx.who_can(asks)
+    allowed: list[Grant] = []
+    failures = 0
+    for subject in sorted(grants, key=lambda s: (s.kind, s.namespace or "", s.name)):
+        gs = grants[subject]
+        allowed.extend(g for g in gs if g.allow_listed)
+        bad = [g for g in gs if not g.allow_listed]
+        if not bad:
+            continue
+        failures += 1
+        full = [g for g in bad if not g.named_only]
+        status = Status.FAIL if full else Status.WARN
+        who = _BROAD_GROUPS.get(subject.name) if subject.kind == "Group" else None
+        msg = f"{subject.label()} can {what}"
+        if who:
+            msg += f" — that is {who}"
+        msg += f" via {len({id(g.binding) for g in bad})} binding(s)"
+        if not full:
+            msg += "; only for the named objects listed (resourceNames): review them"
+        findings.append(Finding(status, subject.target(), msg, capped([_grant_evidence(g) for g in bad])))
+    if allowed:
+        findings.append(_allow_listed_line(allowed, what))
+    if failures == 0 and complete:
+        findings.append(Finding(Status.PASS, CLUSTER,
+                                f"no subject outside Kubernetes' own defaults can {what}",
+                                (Evidence("bindings examined", str(len(idx.bindings)), "RoleBindings and "
+                                          "ClusterRoleBindings"),)))
+    return findings
+
+
+@predicate("rbac.cluster_admin")
+def cluster_admin(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Context) -> Iterable[Finding]:
+    """Bindings (cluster-wide or namespaced) whose roleRef is the cluster-admin ClusterRole."""
+    findings = _rbac_findings_start(facts)
+    complete = _rbac_complete(findings)
+    idx = rbac_index(facts, ctx)
+    from kaudit.rules.predicates._rbac_index import allow_listed_grant
+    allowed: list[Evidence] = []
+    bad_count = 0
+    for b in idx.bindings:
+        if b.role_kind != CLUSTER_ROLE or b.role_name != "cluster-admin":
+            continue
+        ev = []
+        for s in b.subjects:
+            why = allow_listed_grant(b, s)
+            e = Evidence(safe(f"{s.label()} → {b.label()} → ClusterRole cluster-admin", 400),
+                         "full control of " + ("the cluster" if b.kind == "ClusterRoleBinding"
+                                               else f"namespace {b.namespace}"),
+                         safe(b.origin), expected="cluster-admin only where required",
+                         note=f"allow-listed: {why}" if why else None)
+            (allowed if why else ev).append(e)
+        if not ev:
+            continue
+        bad_count += 1
+        target = Target(b.kind, b.name, b.namespace)
+        findings.append(Finding(Status.FAIL, target,
+                                f"{b.label()} grants cluster-admin to {len(ev)} subject(s): "
+                                + safe(", ".join(e.what.split(" → ")[0] for e in ev), 400), capped(ev)))
+    if allowed:
+        findings.append(Finding(Status.PASS, CLUSTER,
+                                f"{len(allowed)} cluster-admin grant(s) are Kubernetes/kubeadm defaults "
+                                "(allow-listed, shown for review)", capped(allowed)))
+    if bad_count == 0 and complete:
+        findings.append(Finding(Status.PASS, CLUSTER, "cluster-admin is bound only by Kubernetes' own defaults",
+                                (Evidence("bindings examined", str(len(idx.bindings)), "RBAC"),)))
+    return findings
+
+
+@predicate("rbac.wildcards")
+def wildcards(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Context) -> Iterable[Finding]:
+    """Roles and ClusterRoles whose effective rules hold a wildcard."""
+    findings = _rbac_findings_start(facts)
+    complete = _rbac_complete(findings)
+    idx = rbac_index(facts, ctx)
+    bound = defaultdict(int)
+    for key, bs in idx.bindings_by_role.items():
+        bound[key] = len(bs)
+    allowed: list[Evidence] = []
+    bad = 0
+    for key, role in sorted(idx.roles.items(), key=lambda kv: (kv[0][0], kv[0][1] or "", kv[0][2])):
+        wild = [(r, r.wildcards()) for r in role.rules if r.wildcards()]
+        if not wild:
+            continue
+        ev = []
+        for r, fields in wild:
+            note = f"wildcard in {', '.join(fields)}"
+            if r.declared_in != role.name:
+                note += f"; aggregated from ClusterRole {safe(r.declared_in)}"
+            ev.append(Evidence(safe(role.label()), r.render(), safe(role.obj.origin if role.obj else ""),
+                               expected="explicit verbs, apiGroups and resources", note=note))
+        if role.kind == CLUSTER_ROLE and role.name in ALLOW_LISTED_WILDCARD_ROLES:
+            allowed.extend(ev)
+            continue
+        bad += 1
+        n = bound.get(key, 0)
+        findings.append(Finding(Status.FAIL, Target(role.kind, role.name, role.namespace),
+                                f"{role.label()} uses wildcards in {len(wild)} rule(s)"
+                                + (f"; bound by {n} binding(s)" if n else "; not bound by any binding"),
+                                capped(ev)))
+    if allowed:
+        findings.append(Finding(Status.PASS, CLUSTER,
+                                "Kubernetes' own ClusterRoles that use wildcards by design (allow-listed, shown "
+                                "for review)", capped(allowed)))
+    if bad == 0 and complete:
+        findings.append(Finding(Status.PASS, CLUSTER, "no Role or ClusterRole outside Kubernetes' own uses wildcards",
+                                (Evidence("roles examined", str(len(idx.roles)), "RBAC"),)))
+    return findings
+
+
+@predicate("rbac.system_masters")
+def system_masters(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Context) -> Iterable[Finding]:
+    """Bindings that name the system:masters group, plus what the API cannot show."""
+    findings = _rbac_findings_start(facts)
+    idx = rbac_index(facts, ctx)
+    from kaudit.rules.predicates._rbac_index import allow_listed_grant
+    masters = Subject("Group", "system:masters")
+    for b in idx.bindings:
+        if masters not in b.subjects:
+            continue
+        why = allow_listed_grant(b, masters)
+        ev = (Evidence(safe(f"Group system:masters → {b.label()} → {b.role_kind} {b.role_name}", 400),
+                       "binding names system:masters", safe(b.origin),
+                       note=f"allow-listed: {why}" if why else None),)
+        if why:
+            findings.append(Finding(Status.PASS, Target(b.kind, b.name, b.namespace),
+                                    f"{b.label()} is Kubernetes' own binding of system:masters (allow-listed)", ev))
+        else:
+            findings.append(Finding(Status.FAIL, Target(b.kind, b.name, b.namespace),
+                                    f"{b.label()} names the system:masters group", ev))
+    findings.append(Finding(
+        Status.WARN, CLUSTER,
+        "Members of system:masters bypass RBAC entirely and cannot be revoked by the API: any client "
+        "certificate signed by the cluster CA with O=system:masters is cluster-admin until it expires. The "
+        "API does not list issued certificates, so review how client certificates are issued (kubeadm "
+        "admin.conf uses kubeadm:cluster-admins since v1.29; older super-admin/admin.conf files use "
+        "system:masters) and keep such credentials offline.",
+        (Evidence("client certificates in group system:masters", None, "not visible through the Kubernetes API",
+                  expected="none in day-to-day use",
+                  note="check the CA's issuance records and the kubeconfig files that hold certificates"),)))
+    return findings
+
+
+@predicate("rbac.default_service_accounts")
+def default_service_accounts(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Context
+                             ) -> Iterable[Finding]:
+    """Per namespace: the default ServiceAccount does not automount a token,
+    holds no RBAC binding, and no workload runs with it and a mounted token."""
+    cluster = facts.cluster
+    findings = missing_kind_findings(cluster, (SERVICE_ACCOUNT, NAMESPACE, *RBAC_KINDS))
+    if cluster.missing(SERVICE_ACCOUNT):
+        return findings
+    idx = rbac_index(facts, ctx)
+    wl = workload_index(facts, ctx)
+    defaults = {o.namespace: o for o in cluster.of_kind(SERVICE_ACCOUNT) if o.name == "default"}
+    usage = defaultdict(list)
+    for t in wl.targets:
+        if t.is_static:
+            continue
+        if t.service_account() == "default" and _token_mounted(t, defaults.get(t.namespace)):
+            usage[t.namespace].append(t)
+    for ns in namespace_names(cluster):
+        target = Target("ServiceAccount", "default", ns)
+        sa = defaults.get(ns)
+        if sa is None:
+            findings.append(Finding(Status.WARN, target, f"no default ServiceAccount in namespace {ns} among the "
+                                    "collected objects; it could not be checked"))
+            continue
+        problems: list[Evidence] = []
+        automount = sa.body.get("automountServiceAccountToken")
+        if automount is not False:
+            problems.append(Evidence("automountServiceAccountToken", "unset (true)" if automount is None
+                                     else safe(automount), f"ServiceAccount {ns}/default", expected="false"))
+        subject = Subject("ServiceAccount", "default", ns)
+        for b in idx.bindings_of(subject):
+            problems.append(Evidence(safe(f"{subject.label()} → {b.label()} → {b.role_kind} {b.role_name}", 400),
+                                     "RBAC binding names the default ServiceAccount", safe(b.origin),
+                                     expected="no bindings"))
+        for t in usage.get(ns, []):
+            problems.append(Evidence(t.label(), f"runs as the default ServiceAccount with its token mounted "
+                                     f"({t.running()} running pod(s))", "workload", expected="a dedicated "
+                                     "ServiceAccount, or no token"))
+        if problems:
+            findings.append(Finding(Status.FAIL, target, f"the default ServiceAccount of namespace {ns} is "
+                                    "actively usable: " + "; ".join(sorted({p.what.split(' → ')[0] if '→' in p.what
+                                                                            else p.what for p in problems}))[:300],
+                                    capped(problems)))
+        else:
+            findings.append(Finding(Status.PASS, target, f"default ServiceAccount of {ns} does not automount a "
+                                    "token and is not bound or used",
+                                    (Evidence("automountServiceAccountToken", "false", f"ServiceAccount {ns}/default"),)))
+    return findings
+
+
+def _token_mounted(t, sa_obj) -> bool:
+    for _, spec in t.specs():
+        pod_setting = spec.get("automountServiceAccountToken")
+        if pod_setting is not None:
+            if pod_setting is True:
+                return True
+            continue
+        if sa_obj is None or sa_obj.body.get("automountServiceAccountToken") is not False:
+            return True
+    return False
+
+
+@predicate("rbac.token_mounts")
+def token_mounts(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Context) -> Iterable[Finding]:
+    """Workloads whose pods mount a service account token the service account
+    has no RBAC permission to use (pod setting wins over the ServiceAccount's)."""
+    cluster = facts.cluster
+    findings = missing_kind_findings(cluster, (POD, SERVICE_ACCOUNT, *WORKLOAD_KINDS, *RBAC_KINDS))
+    idx = rbac_index(facts, ctx)
+    wl = workload_index(facts, ctx)
+    sas = {(o.namespace, o.name): o for o in cluster.of_kind(SERVICE_ACCOUNT)}
+    bound: set[tuple[str | None, str]] = set()
+    group_bound: set[str] = set()
+    for b in idx.bindings:
+        for s in b.subjects:
+            if s.kind == "ServiceAccount":
+                bound.add((s.namespace, s.name))
+            elif s.kind == "Group" and s.name.startswith("system:serviceaccounts:"):
+                group_bound.add(s.name.removeprefix("system:serviceaccounts:"))
+    checked = 0
+    failed = 0
+    for t in wl.targets:
+        if t.is_static:
+            continue      # static pods cannot use service accounts
+        checked += 1
+        sa_name = t.service_account()
+        sa = sas.get((t.namespace, sa_name))
+        mounts = []
+        for where, spec in t.specs():
+            pod_setting = spec.get("automountServiceAccountToken")
+            if pod_setting is True:
+                mounts.append((where, "pod sets automountServiceAccountToken: true"))
+            elif pod_setting is None:
+                sa_setting = sa.body.get("automountServiceAccountToken") if sa is not None else None
+                if sa_setting is not False:
+                    mounts.append((where, "ServiceAccount " + ("not found" if sa is None else
+                                   "does not set automountServiceAccountToken: false") + " and the pod does not "
+                                   "opt out"))
+        if not mounts:
+            continue
+        has_rbac = (t.namespace, sa_name) in bound or t.namespace in group_bound
+        if has_rbac and sa_name != "default":
+            continue
+        failed += 1
+        reason = ("the default ServiceAccount is not meant to be used by workloads" if sa_name == "default"
+                  else f"ServiceAccount {sa_name} has no RBAC binding, so the token grants it nothing it needs")
+        ev = [Evidence(f"{t.label()} ({where})", "token mounted", how, expected="automountServiceAccountToken: false")
+              for where, how in mounts[:3]]
+        if len(mounts) > 3:
+            ev.append(Evidence("more", f"{len(mounts) - 3} more pod(s) mount it", "workload"))
+        findings.append(Finding(Status.FAIL, t.target(), f"{t.label()} mounts a service account token "
+                                f"({t.running()} running pod(s)) but {reason}", tuple(ev)))
+    if failed == 0 and not cluster.missing(POD, SERVICE_ACCOUNT, *WORKLOAD_KINDS, *RBAC_KINDS):
+        findings.append(Finding(Status.PASS, CLUSTER, f"{checked} workload(s) checked; every mounted token belongs "
+                                "to a service account with RBAC permissions",
+                                (Evidence("workloads examined", str(checked), "pods and pod templates"),)))
+    return findings

@@ -1,0 +1,264 @@
+"""CIS 5.2 (pod security admission), 5.4.1 (secrets in env), 5.5.1 (image
+provenance), 5.6.2 (seccomp) and 5.6.3 (security context).
+
+5.2.x are about admission: per namespace, does an enforcing mechanism stop
+the admission of the control (see _admission)? A namespace without one
+fails. In addition every workload running in violation today fails, once,
+against its top-level owner (see _workload_index), with its running pod
+count. Control-plane static pods have documented expectations
+(EXPECTED_FOR_CONTROL_PLANE) shown in a PASS line of their own.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+from kaudit.catalog import Check
+from kaudit.model import (CLUSTER, MUTATING_WEBHOOK, NAMESPACE, NODE, POD, VALIDATING_WEBHOOK, WORKLOAD_KINDS,
+                          Evidence, Facts, Finding, Status, Target)
+from kaudit.rules.predicates import Context, predicate
+from kaudit.rules.predicates._admission import (CONTROL_LEVEL, GATEKEEPER_SUFFIX, KYVERNO_CLUSTER_POLICY,
+                                                KYVERNO_POLICY, AdmissionIndex, build_admission_index,
+                                                unavailable_policy_kinds)
+from kaudit.rules.predicates._common import as_list, as_map, capped, missing_kind_findings, namespace_names, safe
+from kaudit.rules.predicates._workload_index import EXPECTED_FOR_CONTROL_PLANE, WorkloadIndex, WorkloadTarget
+from kaudit.rules.predicates.rbac import workload_index
+
+POD_KINDS = (POD, *WORKLOAD_KINDS)
+
+CONTROL_TEXT = {
+    "privileged": "privileged containers",
+    "hostPID": "sharing the host PID namespace",
+    "hostIPC": "sharing the host IPC namespace",
+    "hostNetwork": "sharing the host network namespace",
+    "allowPrivilegeEscalation": "containers allowing privilege escalation",
+    "root": "containers running as root",
+    "netRaw": "containers with NET_RAW",
+    "capabilities": "containers with capabilities assigned",
+    "hostProcess": "Windows HostProcess containers",
+    "hostPath": "hostPath volumes",
+    "hostPorts": "host ports",
+    "secretEnv": "Secrets in environment variables",
+    "seccomp": "containers without a RuntimeDefault or Localhost seccomp profile",
+    "securityContext": "containers without the minimum security context",
+}
+
+
+def admission_index(facts: Facts, ctx: Context) -> AdmissionIndex:
+    return ctx.cached("admission", lambda: build_admission_index(facts, ctx))
+
+
+def _violation_findings(facts: Facts, wl: WorkloadIndex, control: str, namespaces: set[str] | None = None,
+                        ) -> tuple[list[Finding], list[Evidence], dict[str | None, int], int]:
+    """FAIL per workload violating `control`; expected static-pod items; counts."""
+    findings: list[Finding] = []
+    expected: list[Evidence] = []
+    per_ns: dict[str | None, int] = {}
+    examined = 0
+    relax_seccomp = _seccomp_default_nodes(facts) if control == "seccomp" else None
+    for t in wl.targets:
+        if namespaces is not None and t.namespace not in namespaces:
+            continue
+        examined += 1
+        items = wl.violations(t, control)
+        if items and relax_seccomp is not None:
+            items = _apply_seccomp_default(t, items, *relax_seccomp)
+        if not items:
+            continue
+        if t.static_component and control in EXPECTED_FOR_CONTROL_PLANE:
+            expected.extend(Evidence(t.label(), text, "control-plane static pod",
+                                     note=f"expected for {t.static_component} (docs/section5.md)")
+                            for text in list(items)[:3])
+            continue
+        per_ns[t.namespace] = per_ns.get(t.namespace, 0) + 1
+        ev = [Evidence(text, "violation", _where(wheres), expected=f"no {CONTROL_TEXT[control]}")
+              for text, wheres in items.items()]
+        first = next(iter(items))
+        findings.append(Finding(Status.FAIL, t.target(),
+                                f"{t.label()} ({t.running()} running pod(s)): {first}"
+                                + (f" (+{len(items) - 1} more)" if len(items) > 1 else ""), capped(ev)))
+    return findings, expected, per_ns, examined
+
+
+def _where(wheres: list[str]) -> str:
+    pods = [w for w in wheres if w.startswith("pod ")]
+    parts = []
+    if "template" in wheres:
+        parts.append("pod template")
+    if pods:
+        parts.append(f"{len(pods)} running pod(s), e.g. {safe(pods[0], 120)}")
+    return " and ".join(parts) or "pod spec"
+
+
+def _seccomp_default_nodes(facts: Facts) -> tuple[set[str], bool]:
+    """Nodes whose kubelet runs with seccompDefault: true (unset profile then
+    means RuntimeDefault), and whether that holds for every node."""
+    on = {n for n, cfg in facts.cluster.kubelet_configz.items() if as_map(cfg).get("seccompDefault") is True}
+    nodes = {n.name for n in facts.cluster.of_kind(NODE)}
+    return on, bool(nodes) and nodes <= on
+
+
+def _apply_seccomp_default(t: WorkloadTarget, items: dict[str, list[str]], on: set[str], everywhere: bool
+                           ) -> dict[str, list[str]]:
+    if not on:
+        return items
+    pod_nodes = {p.name: as_map(p.body.get("spec")).get("nodeName") for p in t.pods}
+    out = {}
+    for text, wheres in items.items():
+        if "seccompProfile unset" not in text:
+            out[text] = wheres
+            continue
+        still = [w for w in wheres if not (everywhere or (w.startswith("pod ") and pod_nodes.get(w[4:]) in on))]
+        if still:
+            out[text] = still
+    return out
+
+
+@predicate("workloads.pod_security")
+def pod_security(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Context) -> Iterable[Finding]:
+    """5.2.2-5.2.12: per namespace, admission of params.control is blocked;
+    every workload violating it today fails."""
+    control = params["control"]
+    cluster = facts.cluster
+    findings = missing_kind_findings(cluster, (NAMESPACE, *POD_KINDS))
+    adm = admission_index(facts, ctx)
+    wl = workload_index(facts, ctx)
+    fails, expected, per_ns, _ = _violation_findings(facts, wl, control)
+    hidden = unavailable_policy_kinds(cluster)
+    counts = {ns: len(ts) for ns, ts in wl.by_namespace().items()}
+    needed = CONTROL_LEVEL[control]
+    for ns in namespace_names(cluster):
+        enforced, psa_ev = adm.enforcing(ns, control)
+        tail = f"{counts.get(ns, 0)} workload(s), {per_ns.get(ns, 0)} in violation"
+        if enforced:
+            findings.append(Finding(Status.PASS, Target(NAMESPACE, ns),
+                                    f"admission of {CONTROL_TEXT[control]} is blocked in {ns} by "
+                                    f"{safe(enforced[0].what, 200)} ({tail})", capped(enforced)))
+            continue
+        ev = [psa_ev, Evidence("Kyverno / Gatekeeper / ValidatingAdmissionPolicy rules blocking it", "none found",
+                               "policy objects", expected="at least one enforcing rule, or Pod Security "
+                               f"Admission enforce={needed}")]
+        if hidden:
+            findings.append(Finding(Status.ERROR, Target(NAMESPACE, ns),
+                                    f"no enforcement seen in {ns}, but policy objects could not be read: "
+                                    + safe("; ".join(f"{k}: {v}" for k, v in hidden.items()), 400), tuple(ev)))
+            continue
+        findings.append(Finding(Status.FAIL, Target(NAMESPACE, ns),
+                                f"nothing stops the admission of {CONTROL_TEXT[control]} in namespace {ns} "
+                                f"(needs Pod Security enforce={needed} or an enforcing policy; {tail})", tuple(ev)))
+    findings.extend(fails)
+    if expected:
+        findings.append(Finding(Status.PASS, CLUSTER, f"control-plane static pods do this by design "
+                                f"({CONTROL_TEXT[control]}): expected, shown for review", capped(expected)))
+    return findings
+
+
+@predicate("workloads.policy_mechanism")
+def policy_mechanism(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Context) -> Iterable[Finding]:
+    """5.2.1: at least one active (enforcing) policy control mechanism."""
+    cluster = facts.cluster
+    findings = missing_kind_findings(cluster, (NAMESPACE,))
+    adm = admission_index(facts, ctx)
+    active = adm.any_active()
+    if active:
+        findings.append(Finding(Status.PASS, CLUSTER, f"{len(active)} enforcing policy control(s) found, e.g. "
+                                f"{safe(active[0].what, 200)}", capped(active)))
+        return findings
+    hidden = unavailable_policy_kinds(cluster)
+    ev = [Evidence("Pod Security Admission", "no namespace enforces baseline or restricted",
+                   "Namespace labels", expected="enforce=baseline or restricted"),
+          Evidence("Pod Security Admission cluster default", adm.default.level or "not visible",
+                   adm.default.source or "kube-apiserver admission configuration", note=adm.default.note or None),
+          Evidence("Kyverno / Gatekeeper / ValidatingAdmissionPolicy", "no enforcing pod rule", "policy objects")]
+    if hidden:
+        findings.append(Finding(Status.ERROR, CLUSTER, "no enforcing policy seen, but policy objects could not be "
+                                "read: " + safe("; ".join(f"{k}: {v}" for k, v in hidden.items()), 400), tuple(ev)))
+    else:
+        findings.append(Finding(Status.FAIL, CLUSTER, "no active policy control mechanism: no Pod Security "
+                                "enforcement and no enforcing Kyverno, Gatekeeper or ValidatingAdmissionPolicy "
+                                "rule for pods", tuple(ev)))
+    return findings
+
+
+def _workload_check(facts: Facts, ctx: Context, control: str, what_ok: str) -> list[Finding]:
+    cluster = facts.cluster
+    findings = missing_kind_findings(cluster, POD_KINDS)
+    wl = workload_index(facts, ctx)
+    fails, expected, _, examined = _violation_findings(facts, wl, control)
+    findings.extend(fails)
+    if expected:
+        findings.append(Finding(Status.PASS, CLUSTER, "control-plane static pods: expected for "
+                                f"{CONTROL_TEXT[control]}, shown for review", capped(expected)))
+    if not fails and not cluster.missing(*POD_KINDS):
+        findings.append(Finding(Status.PASS, CLUSTER, f"{examined} workload(s) checked: {what_ok}",
+                                (Evidence("workloads examined", str(examined), "pods and pod templates"),)))
+    return findings
+
+
+@predicate("workloads.secret_env")
+def secret_env(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Context) -> Iterable[Finding]:
+    """5.4.1: secrets referenced from env (secretKeyRef) or envFrom (secretRef)."""
+    return _workload_check(facts, ctx, "secretEnv", "none reads a Secret into environment variables")
+
+
+@predicate("workloads.seccomp")
+def seccomp(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Context) -> Iterable[Finding]:
+    """5.6.2: every container runs with RuntimeDefault or Localhost seccomp
+    (pod or container level; unset counts as set on nodes whose kubelet has
+    seccompDefault: true)."""
+    return _workload_check(facts, ctx, "seccomp", "every container has a RuntimeDefault or Localhost seccomp profile")
+
+
+@predicate("workloads.security_context")
+def security_context(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Context) -> Iterable[Finding]:
+    """5.6.3: the documented minimum security context on every container."""
+    return _workload_check(facts, ctx, "securityContext", "every container has the minimum security context")
+
+
+# ---------------------------------------------------------------------------
+# 5.5.1 image provenance (manual: WARN with the evidence found)
+# ---------------------------------------------------------------------------
+
+_IMAGE_POLICY_KINDS = ("ClusterImagePolicy.policy.sigstore.dev", "ImagePolicy.policy.sigstore.dev",
+                       "K8sAllowedRepos" + GATEKEEPER_SUFFIX, "K8sDisallowedTags" + GATEKEEPER_SUFFIX)
+_IMAGE_WEBHOOK_HINTS = ("connaisseur", "policy-controller", "ratify", "kritis", "portieris", "cosign",
+                        "image-policy", "imagepolicy", "sigstore")
+
+
+@predicate("admission.image_provenance")
+def image_provenance(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Context) -> Iterable[Finding]:
+    from kaudit.rules.flags import component_instances, effective_admission_plugins
+
+    cluster = facts.cluster
+    ev: list[Evidence] = []
+    instances = component_instances(facts, "kube-apiserver", ctx)
+    minor = cluster.identity.minor()
+    for inst in instances:
+        plugins, how = effective_admission_plugins(inst, minor)
+        on = "ImagePolicyWebhook" in plugins
+        ev.append(Evidence("ImagePolicyWebhook admission plugin", "enabled" if on else "not enabled", inst.source,
+                           expected="enabled, with an image policy backend", note=safe(how, 300)))
+        cfg = inst.flags.get("admission-control-config-file")
+        if on and cfg:
+            ev.append(Evidence("--admission-control-config-file", safe(cfg), inst.source,
+                               note="holds the ImagePolicyWebhook backend configuration; review it"))
+    if not instances:
+        ev.append(Evidence("ImagePolicyWebhook admission plugin", None, "kube-apiserver flags not visible",
+                           note="managed control plane or no node access"))
+    for key in (KYVERNO_CLUSTER_POLICY, KYVERNO_POLICY):
+        for pol in cluster.of_kind(key):
+            rules = [as_map(r) for r in as_list(as_map(pol.body.get("spec")).get("rules"))]
+            if any(r.get("verifyImages") for r in rules):
+                ev.append(Evidence(f"Kyverno {key.split('.')[0]} {pol.ref()}", "verifyImages rule", pol.origin or "api"))
+    for key in _IMAGE_POLICY_KINDS:
+        for obj in cluster.of_kind(key):
+            ev.append(Evidence(f"{key} {obj.ref()}", "image policy object", obj.origin or "api"))
+    for key in (VALIDATING_WEBHOOK, MUTATING_WEBHOOK):
+        for obj in cluster.of_kind(key):
+            if any(h in obj.name.lower() for h in _IMAGE_WEBHOOK_HINTS):
+                ev.append(Evidence(f"{key} {safe(obj.name)}", "admission webhook that looks like an image "
+                                   "verifier (by name)", obj.origin or "api"))
+    found = [e for e in ev if e.value not in (None, "not enabled")]
+    msg = ("image provenance controls found; confirm they enforce signed or allow-listed images: "
+           + safe(", ".join(e.what for e in found[:4]), 300)) if found else \
+        "no image provenance control found (ImagePolicyWebhook, Kyverno verifyImages, sigstore policy-controller, ...)"
+    return [Finding(Status.WARN, CLUSTER, msg, capped(ev))]
