@@ -93,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
 
     nf = sub.add_parser("node-facts", help="print this node's facts as JSON (used by the DaemonSet)")
     nf.add_argument("--root", default="/", help="where the host's filesystem is mounted (default /)")
-    nf.add_argument("--node-name", default=None, help="node name (default: $NODE_NAME or the hostname)")
+    nf.add_argument("--node-name", default=None, help="node name (default: $KAUDIT_NODE_NAME, $NODE_NAME or the hostname)")
     return p
 
 
@@ -351,7 +351,7 @@ def cmd_permissions(args: argparse.Namespace) -> int:
 
 def cmd_node_facts(args: argparse.Namespace) -> int:
     from kaudit.collect.node.local import node_facts_main
-    name = args.node_name or os.environ.get("NODE_NAME")
+    name = args.node_name or os.environ.get("KAUDIT_NODE_NAME") or os.environ.get("NODE_NAME")
     sys.stdout.write(node_facts_main(args.root, name))
     return EXIT_OK
 
