@@ -123,3 +123,49 @@ def test_render_reproduces_html_and_junit(demo_report, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "report.html").read_bytes() == (out / "report.html").read_bytes()
     assert (tmp_path / "junit.xml").read_bytes() == (out / "junit.xml").read_bytes()
+
+
+def _kubeconfig(tmp_path, server: str) -> Path:
+    cfg = tmp_path / "kubeconfig"
+    cfg.write_text(f"""apiVersion: v1
+kind: Config
+clusters: [{{name: c, cluster: {{server: "{server}", insecure-skip-tls-verify: false}}}}]
+users: [{{name: u, user: {{token: not-a-real-token}}}}]
+contexts: [{{name: ctx, context: {{cluster: c, user: u}}}}]
+current-context: ctx
+""")
+    return cfg
+
+
+def test_unreachable_api_server_exits_3_naming_the_server(tmp_path):
+    import socket
+    with socket.socket() as s:          # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = kaudit("scan", "--kubeconfig", str(_kubeconfig(tmp_path, f"https://127.0.0.1:{port}")), "-q")
+    assert proc.returncode == 3, proc.stderr
+    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0]
+
+
+def test_malformed_kubeconfig_exits_2(tmp_path):
+    cfg = tmp_path / "kubeconfig"
+    cfg.write_text("clusters: [unclosed\n  token: s3cr3t\n")
+    proc = kaudit("scan", "--kubeconfig", str(cfg))
+    assert proc.returncode == 2
+    assert "s3cr3t" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_unknown_context_exits_2(tmp_path):
+    proc = kaudit("scan", "--kubeconfig", str(_kubeconfig(tmp_path, "https://127.0.0.1:1")), "--context", "nope")
+    assert proc.returncode == 2 and "nope" in proc.stderr
+
+
+def test_permissions_prints_a_read_only_cluster_role():
+    import yaml
+    proc = kaudit("permissions")
+    role = yaml.safe_load(proc.stdout)
+    assert role["kind"] == "ClusterRole"
+    for rule in role["rules"]:
+        assert set(rule["verbs"]) <= {"get", "list"}
+        assert "secrets" not in rule.get("resources", []) and "*" not in rule.get("resources", [])
