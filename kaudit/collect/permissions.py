@@ -22,7 +22,7 @@ GATEKEEPER_CONSTRAINTS_GROUP = "constraints.gatekeeper.sh"
 
 # The kube-system ConfigMaps checks parse (kube-proxy and kubelet settings).
 # Read by name, so the role grants no access to any other ConfigMap.
-KUBE_SYSTEM_CONFIGMAPS = ("kube-proxy", "kubelet-config", "kubeadm-config")
+KUBE_SYSTEM_CONFIGMAPS = ("kube-proxy",)   # its config.conf decides 4.3.1 without node access
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +74,6 @@ READS: tuple[ResourceRead, ...] = (
     _r("", "v1", "replicationcontrollers", "ReplicationController", True, "pod templates"),
     _r("", "v1", "configmaps", "ConfigMap", True, "kube-proxy and kubelet configuration",
        namespace="kube-system", names=KUBE_SYSTEM_CONFIGMAPS),
-    _r("", "v1", "endpoints", "Endpoints", True, "user objects in the default namespace (5.6.4)",
-       namespace="default"),
     _r("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", True,
        "user objects in the default namespace (5.6.4)", namespace="default"),
     _r("apps", "v1", "deployments", "Deployment", True, "pod templates"),
@@ -91,8 +89,6 @@ READS: tuple[ResourceRead, ...] = (
        "RBAC checks (5.1)"),
     _r("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True, "network policy coverage (5.3)"),
     _r("networking.k8s.io", "v1", "ingresses", "Ingress", True,
-       "user objects in the default namespace (5.6.4)", namespace="default"),
-    _r("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True,
        "user objects in the default namespace (5.6.4)", namespace="default"),
     _r("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations",
        "ValidatingWebhookConfiguration", False, "policy engines and admission control"),
@@ -117,8 +113,6 @@ READS: tuple[ResourceRead, ...] = (
     _r("kyverno.io", "v1", "clusterpolicies", "ClusterPolicy", False, "policy engine (5.2, 5.7)",
        optional=True),
     _r("kyverno.io", "v1", "policies", "Policy", True, "policy engine (5.2, 5.7)", optional=True),
-    _r("templates.gatekeeper.sh", "v1,v1beta1", "constrainttemplates", "ConstraintTemplate", False,
-       "policy engine (5.2, 5.7)", optional=True),
 )
 
 # Needed besides the lists: the kubelet's live configuration through the API

@@ -42,9 +42,8 @@ def test_full_scan_collects_every_kind_once_per_type(api_server, kubeconfig_for)
     # Literal env values never leave the collector.
     web = pods["app/web-5d8f-0"].body["spec"]["containers"][0]
     assert web["env"] == [{"name": "MODE"}]
-    # Only the kube-system ConfigMaps checks parse, by name.
-    assert sorted(c.ref() for c in facts.of_kind(CONFIG_MAP)) == [
-        "kube-system/kube-proxy", "kube-system/kubeadm-config", "kube-system/kubelet-config"]
+    # Only the kube-system ConfigMap checks parse (kube-proxy's config), by name.
+    assert sorted(c.ref() for c in facts.of_kind(CONFIG_MAP)) == ["kube-system/kube-proxy"]
 
     # One list per resource type across all namespaces; no per-namespace loops.
     lists = [r for r in api_server.requests if r.verb == "list"]
@@ -309,7 +308,7 @@ def test_printed_cluster_role_is_read_only_and_secret_free():
         assert not any(r.startswith("secrets") for r in rule["resources"])
     assert {"apiGroups": [""], "resources": ["nodes/proxy"], "verbs": ["get"]} in role["rules"]
     cm = next(r for r in role["rules"] if "configmaps" in r["resources"])
-    assert cm["verbs"] == ["get"] and cm["resourceNames"] == ["kube-proxy", "kubelet-config", "kubeadm-config"]
+    assert cm["verbs"] == ["get"] and cm["resourceNames"] == ["kube-proxy"]
     extra = cluster_role_manifest(constraint_resources=["k8spspprivilegedcontainer"])["rules"][-1]
     assert extra == {"apiGroups": ["constraints.gatekeeper.sh"], "resources": ["k8spspprivilegedcontainer"],
                      "verbs": ["list"]}

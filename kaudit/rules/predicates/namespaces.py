@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping
 
 from kaudit.catalog import Check
-from kaudit.model import CLUSTER, NAMESPACE, POD, Evidence, Facts, Finding, KObject, Status, Target
+from kaudit.model import CLUSTER, NAMESPACE, POD, WORKLOAD_KINDS, Evidence, Facts, Finding, KObject, Status, Target
 from kaudit.rules.predicates import Context, predicate
 from kaudit.rules.predicates._common import SYSTEM_NAMESPACES, capped, missing_kind_findings, namespace_names, safe
 
@@ -29,12 +29,18 @@ def _is_builtin(obj: KObject) -> bool:
     return False
 
 
+# What 5.6.4 looks at in `default`. ConfigMaps and Secrets there are not read:
+# kaudit needs no permission on them (the evidence says so).
+_DEFAULT_NAMESPACE_KINDS = (POD, "Service", "ServiceAccount", "PersistentVolumeClaim", "Ingress",
+                            *WORKLOAD_KINDS)
+
+
 @predicate("namespaces.default_unused")
 def default_unused(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Context) -> Iterable[Finding]:
     """5.6.4: objects users created in `default` (top-level objects only: a
     Deployment is reported, not its ReplicaSets and Pods)."""
     cluster = facts.cluster
-    findings = missing_kind_findings(cluster, (POD, "Service", "ServiceAccount"),
+    findings = missing_kind_findings(cluster, _DEFAULT_NAMESPACE_KINDS,
                                      why="objects in the default namespace are listed from them")
     used: list[KObject] = []
     for obj in cluster.iter_all():
@@ -50,10 +56,12 @@ def default_unused(facts: Facts, check: Check, params: Mapping[str, Any], ctx: C
                        expected="only Kubernetes' own objects") for o in used]
         findings.append(Finding(Status.FAIL, target, f"{len(used)} user object(s) in the default namespace: "
                                 + safe(", ".join(f"{o.kind}/{o.name}" for o in used[:6]), 400), capped(ev)))
-    elif not cluster.missing(POD, "Service", "ServiceAccount"):
+    elif not cluster.missing(*_DEFAULT_NAMESPACE_KINDS):
         findings.append(Finding(Status.PASS, target, "the default namespace holds only Kubernetes' own objects "
                                 "(kubernetes Service/Endpoints/EndpointSlice, kube-root-ca.crt, default ServiceAccount)",
-                                (Evidence("user objects in default", "none", "collected objects"),)))
+                                (Evidence("user objects in default", "none", "collected objects",
+                                          note="kinds inspected: " + ", ".join(_DEFAULT_NAMESPACE_KINDS)
+                                          + "; ConfigMaps and Secrets in default are not read"),)))
     return findings
 
 

@@ -53,8 +53,14 @@ def external_storage(facts: Facts, check: Check, params: Mapping[str, Any], ctx:
     msg = ("external secret storage in use: " + safe(", ".join(e.what for e in external[:4]), 300)
            + "; review which Secrets still live only in the cluster") if external else \
         "no external secret store integration found; Secrets live in etcd (review whether that is acceptable)"
-    return [Finding(Status.WARN, CLUSTER, msg, capped(ev) or (Evidence("external secret stores", "none found",
-                                                                        "cluster objects"),))]
+    evidence = capped(ev) or (Evidence("external secret stores", "none found", "cluster objects"),)
+    unseen = cluster.missing(MUTATING_WEBHOOK, DEPLOYMENT, DAEMON_SET, POD, *(k for k, _ in _SECRET_STORE_KINDS))
+    if unseen:
+        # The reviewer would be judging on partial evidence: say what could not be read.
+        return [Finding(Status.ERROR, CLUSTER, "the evidence is incomplete: "
+                        + "; ".join(f"{k}: {why}" for k, why in unseen.items()) + f" (seen so far: {msg})",
+                        evidence)]
+    return [Finding(Status.WARN, CLUSTER, msg, evidence)]
 
 
 def _kms_evidence(facts: Facts, ctx: Context) -> list[Evidence]:

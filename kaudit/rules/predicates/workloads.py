@@ -261,4 +261,11 @@ def image_provenance(facts: Facts, check: Check, params: Mapping[str, Any], ctx:
     msg = ("image provenance controls found; confirm they enforce signed or allow-listed images: "
            + safe(", ".join(e.what for e in found[:4]), 300)) if found else \
         "no image provenance control found (ImagePolicyWebhook, Kyverno verifyImages, sigstore policy-controller, ...)"
+    unseen = cluster.missing(VALIDATING_WEBHOOK, MUTATING_WEBHOOK, KYVERNO_CLUSTER_POLICY, KYVERNO_POLICY,
+                             *_IMAGE_POLICY_KINDS)
+    if unseen:
+        # The reviewer would be judging on partial evidence: say what could not be read.
+        return [Finding(Status.ERROR, CLUSTER, "the evidence is incomplete: "
+                        + "; ".join(f"{k}: {why}" for k, why in unseen.items()) + f" (seen so far: {msg})",
+                        capped(ev))]
     return [Finding(Status.WARN, CLUSTER, msg, capped(ev))]

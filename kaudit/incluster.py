@@ -1,0 +1,345 @@
+"""Scheduled scans into a reports volume (the in-cluster CronJob), and SIGTERM.
+
+`kaudit scan --reports-root DIR [--keep N]` writes each run to
+`DIR/<cluster>/<timestamp>/` (report.json, report.html, junit.xml,
+SHA256SUMS), points `DIR/<cluster>/latest` (a relative symlink) and
+`DIR/<cluster>/latest.txt` (the run directory's name, for volumes without
+symlinks) at it, keeps the newest N runs and feeds the previous run's
+report.json to the trend section.
+
+The Job's `activeDeadlineSeconds` ends a run with SIGTERM. Instead of leaving
+nothing behind, the scan writes what it has as a report marked incomplete
+(`ScanInfo.complete = False` with the reason):
+- interrupted while reading the API server: no facts exist yet (a source
+  returns its facts only when it finishes), so every selected check is ERROR
+  with the interruption as its reason;
+- interrupted while inspecting nodes: the cluster facts are complete, so they
+  are evaluated and every node is reported as not inspected (ERROR for its
+  checks), never as compliant;
+- a SIGTERM after collection is only recorded: evaluating and writing take
+  seconds and produce the complete report.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import re
+import shutil
+import signal
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from kaudit.gcpause import paused_gc
+from kaudit.model import (CLUSTER, NODE, ClusterFacts, Evidence, Facts, NodeFacts, Report, Result,
+                          Status, Waiver)
+from kaudit.scan import ScanRequest, build_report, utc_now
+
+LATEST_LINK = "latest"
+LATEST_FILE = "latest.txt"
+DEFAULT_KEEP = 8
+# Run directories are named by the scan's start (UTC), with -N on a collision;
+# only names of this shape are ever pruned, so nothing else on the volume is touched.
+RUN_DIR_RE = re.compile(r"^\d{8}T\d{6}Z(?:-\d{1,4})?$")
+UNKNOWN_CLUSTER = "unknown"
+# Names a connection gives every cluster the same way: not a useful directory name.
+_GENERIC_NAMES = frozenset({"", "in-cluster", "unknown", "default", "kubernetes"})
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class ScanInterrupted(BaseException):
+    """Raised in the main thread by the SIGTERM handler while facts are collected.
+
+    A BaseException, like KeyboardInterrupt, so no `except Exception` in a
+    source can swallow it and turn "stopped" into "no findings"."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(slots=True)
+class ScheduledRun:
+    report: Report
+    run_dir: Path                  # <root>/<cluster>/<timestamp>
+    written: list[Path]
+    previous_dir: Path | None      # the run whose report fed the trend, if any
+    pruned: list[Path]             # run directories deleted by retention
+    interrupted: str | None        # why the run stopped early; None when it finished
+
+
+# ---------------------------------------------------------------------------
+# Names
+# ---------------------------------------------------------------------------
+
+def sanitize_name(value: str | None, max_len: int = 63) -> str:
+    """A cluster-supplied name made safe as one directory name: [A-Za-z0-9._-],
+    no leading dots (no "..", no hidden files), bounded length."""
+    return _UNSAFE.sub("_", (value or "").strip()).lstrip("._")[:max_len].rstrip("_")
+
+
+def cluster_dir_name(facts: Facts | None, root: Path) -> str:
+    """The identity name, else the cluster id (kube-system UID), sanitised.
+
+    Inside a pod the connection names every cluster "in-cluster", so the
+    stable kube-system UID is used instead. Without any identity (interrupted
+    before the API answered), a reports volume holding exactly one cluster's
+    directory is that cluster's volume; otherwise "unknown"."""
+    if facts is not None:
+        ident = facts.cluster.identity
+        if ident.name and ident.name.strip().lower() not in _GENERIC_NAMES:
+            name = sanitize_name(ident.name)
+            if name:
+                return name
+        if ident.cluster_id:
+            name = sanitize_name(ident.cluster_id)
+            if name:
+                return name
+    # Only directories kaudit made count (a fresh ext4 volume also holds lost+found).
+    existing = [p.name for p in _safe_iterdir(root) if p.is_dir() and not p.is_symlink()
+                and not p.name.startswith(".") and ((p / LATEST_FILE).is_file() or run_dirs(p))]
+    return existing[0] if len(existing) == 1 else UNKNOWN_CLUSTER
+
+
+def run_dir_name(started: str) -> str:
+    """`2025-01-15T09:00:00Z` -> `20250115T090000Z`: sortable, no colons (kubectl cp)."""
+    when = dt.datetime.strptime(started, "%Y-%m-%dT%H:%M:%SZ")
+    return when.strftime("%Y%m%dT%H%M%SZ")
+
+
+def _safe_iterdir(path: Path) -> list[Path]:
+    try:
+        return sorted(path.iterdir())
+    except FileNotFoundError:
+        return []
+
+
+def run_dirs(cluster_dir: Path) -> list[Path]:
+    """Finished run directories, oldest first (names sort chronologically)."""
+    return [p for p in _safe_iterdir(cluster_dir)
+            if RUN_DIR_RE.match(p.name) and p.is_dir() and not p.is_symlink()]
+
+
+def _sort_key(p: Path) -> tuple[str, int]:
+    base, _, n = p.name.partition("-")
+    return base, int(n or 0)
+
+
+# ---------------------------------------------------------------------------
+# Previous run, latest pointer, retention
+# ---------------------------------------------------------------------------
+
+def find_previous(cluster_dir: Path, exclude: Path | None = None) -> tuple[Report, Path] | None:
+    """The newest readable previous report, preferring a complete one: an
+    interrupted run is a poor baseline for a trend."""
+    from kaudit.report.json import load_report
+    fallback: tuple[Report, Path] | None = None
+    for d in sorted(run_dirs(cluster_dir), key=_sort_key, reverse=True):
+        if exclude is not None and d.name == exclude.name:
+            continue
+        try:
+            report = load_report(d / "report.json")
+        except (ValueError, OSError):
+            continue          # an unreadable old report must not block this run
+        if report.scan.complete:
+            return report, d
+        fallback = fallback or (report, d)
+    return fallback
+
+
+def update_latest(cluster_dir: Path, run_name: str) -> None:
+    """Point `latest` (symlink) and `latest.txt` at `run_name`, each atomically
+    (create beside, then rename over), so a reader never sees neither."""
+    from kaudit.report import write_atomic
+    tmp = cluster_dir / f".{LATEST_LINK}.{os.getpid()}.tmp"
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    try:
+        os.symlink(run_name, tmp)
+        os.replace(tmp, cluster_dir / LATEST_LINK)
+    except OSError:
+        # Some volumes (SMB/Azure Files, some CSI drivers) refuse symlinks:
+        # latest.txt below is the portable pointer.
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    write_atomic(cluster_dir / LATEST_FILE, (run_name + "\n").encode())
+
+
+def prune(cluster_dir: Path, keep: int, protect: Path) -> list[Path]:
+    """Delete all but the newest `keep` run directories (never `protect`)."""
+    if keep < 1:
+        raise ValueError("keep must be at least 1")
+    dirs = sorted(run_dirs(cluster_dir), key=_sort_key)
+    doomed = [d for d in dirs[:-keep] if d.name != protect.name] if len(dirs) > keep else []
+    for d in doomed:
+        shutil.rmtree(d)
+    return doomed
+
+
+# ---------------------------------------------------------------------------
+# SIGTERM
+# ---------------------------------------------------------------------------
+
+class _Termination:
+    """SIGTERM handling in stages: raise while collecting, record afterwards."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        self.raising = False
+
+    @staticmethod
+    def describe(signum: int) -> str:
+        return (f"received {signal.Signals(signum).name} (the Job's activeDeadlineSeconds was reached "
+                f"or the pod was deleted)")
+
+    def handler(self, signum: int, _frame: Any) -> None:
+        first = self.reason is None
+        if first:
+            self.reason = self.describe(signum)
+        # Raise once: a second SIGTERM must not interrupt the handling of the first.
+        if self.raising and first:
+            raise ScanInterrupted(self.reason)
+
+
+@contextlib.contextmanager
+def _sigterm_handled(term: _Termination) -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield                 # signal handlers can only be set from the main thread
+        return
+    previous = signal.signal(signal.SIGTERM, term.handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+# ---------------------------------------------------------------------------
+# The run
+# ---------------------------------------------------------------------------
+
+def interrupted_results(req: ScanRequest, reason: str) -> list[Result]:
+    """One ERROR per selected check: nothing was collected, so nothing is decided."""
+    only = set(req.only_checks or ())
+    out: list[Result] = []
+    for check in req.catalog.checks:
+        if only and not any(check.id == s or check.id.startswith(s + ".") for s in only):
+            continue
+        out.append(Result(
+            check=check.id, title=check.title, section=check.section, level=check.level,
+            cis_label=check.cis_label, automated=check.automated, severity=check.severity,
+            status=Status.ERROR, target=CLUSTER,
+            message=f"not evaluated: the scan was interrupted before its evidence was collected ({reason})",
+            evidence=(Evidence("scan", None, "kaudit", note=reason),), remediation=check.remediation))
+    return out
+
+
+def _uninspected_nodes(cluster: ClusterFacts, node_access: str, reason: str) -> list[NodeFacts]:
+    return [NodeFacts(name=n.name, transport=node_access,
+                      unreachable=f"not inspected: the scan was interrupted ({reason})")
+            for n in cluster.of_kind(NODE)]
+
+
+def _describe(exc: KeyboardInterrupt) -> str:
+    if str(exc) == f"signal {int(signal.SIGTERM)}":
+        return _Termination.describe(signal.SIGTERM)
+    return f"interrupted ({exc})" if str(exc) else "interrupted (SIGINT)"
+
+
+def collect_interruptibly(req: ScanRequest, term: _Termination) -> tuple[Facts | None, str | None]:
+    """Collect like `kaudit.scan.collect`, stage by stage, so an interruption
+    keeps the stages that finished. Returns (facts or None, interruption)."""
+    stage = "reading the API server"
+    cluster: ClusterFacts | None = None
+    term.raising = True
+    try:
+        cluster = req.cluster_source.collect(req.progress) if req.cluster_source else ClusterFacts()
+        nodes: list[NodeFacts] = []
+        if req.node_source is not None:
+            stage = f"inspecting nodes ({req.node_access})"
+            nodes = req.node_source.collect(cluster, req.progress)
+        return Facts(cluster=cluster, nodes=nodes, node_access=req.node_access), None
+    except (ScanInterrupted, KeyboardInterrupt) as exc:
+        # KeyboardInterrupt: ^C, or the DaemonSet source's own SIGTERM handler
+        # (it turns SIGTERM into an interrupt so its DaemonSet is deleted).
+        why = exc.reason if isinstance(exc, ScanInterrupted) else (term.reason or _describe(exc))
+        why = f"{why} while {stage}"
+        if cluster is None:
+            return None, why
+        return Facts(cluster=cluster, nodes=_uninspected_nodes(cluster, req.node_access, why),
+                     node_access=req.node_access), why
+    finally:
+        term.raising = False
+
+
+def scan_into_reports_root(req: ScanRequest, root: Path, *, keep: int = DEFAULT_KEEP,
+                           formats: Iterable[str] = ("json", "html", "junit"),
+                           waivers: list[Waiver] | None = None, previous: Report | None = None,
+                           on_facts: Callable[[Facts], None] | None = None,
+                           today: dt.date | None = None) -> ScheduledRun:
+    """One scheduled run: scan, write `<root>/<cluster>/<timestamp>/`, move
+    `latest`, prune to `keep` runs. `previous` overrides the automatic trend
+    baseline (the newest earlier run of the same cluster)."""
+    from kaudit.engine import evaluate
+    from kaudit.report.outputs import write_reports
+    from kaudit.report.waivers import apply_waivers
+
+    if keep < 1:
+        raise ValueError("--keep must be at least 1")
+    root = Path(root)
+    term = _Termination()
+    started = utc_now()
+    # paused_gc: as in kaudit.scan.run_scan (large acyclic facts, see kaudit/gcpause.py).
+    with _sigterm_handled(term), paused_gc():
+        facts, interrupted = collect_interruptibly(req, term)
+        # From here on a SIGTERM is only recorded: evaluation is pure and fast,
+        # and a half-written report directory would be worse than a late one.
+        if facts is not None:
+            if on_facts and interrupted is None:
+                on_facts(facts)
+            req.progress("evaluating checks")
+            results = evaluate(req.catalog, facts, req.only_checks or None)
+        else:
+            results = interrupted_results(req, interrupted or "interrupted")
+        report = build_report(req.catalog, facts or Facts(node_access=req.node_access), results, started,
+                              incomplete=[interrupted] if interrupted else None)
+        if waivers:
+            report.results, report.waivers = apply_waivers(report.results, waivers,
+                                                           today or dt.date.today())
+        cluster_dir = root / cluster_dir_name(facts, root)
+        run_dir = _new_run_dir(cluster_dir, run_dir_name(started))
+        prev_dir: Path | None = None
+        if previous is None:
+            found = find_previous(cluster_dir, exclude=run_dir)
+            if found is not None:
+                previous, prev_dir = found
+        written = _write_run(report, run_dir, formats, previous, write_reports)
+        update_latest(cluster_dir, run_dir.name)
+        pruned = prune(cluster_dir, keep, protect=run_dir)
+    return ScheduledRun(report=report, run_dir=run_dir, written=written, previous_dir=prev_dir,
+                        pruned=pruned, interrupted=interrupted)
+
+
+def _new_run_dir(cluster_dir: Path, base: str) -> Path:
+    candidate = cluster_dir / base
+    n = 0
+    while candidate.exists() or (cluster_dir / f".{candidate.name}.partial").exists():
+        n += 1
+        candidate = cluster_dir / f"{base}-{n}"
+    return candidate
+
+
+def _write_run(report: Report, run_dir: Path, formats: Iterable[str], previous: Report | None,
+               write_reports: Callable[..., list[Path]]) -> list[Path]:
+    """Render into a hidden staging directory, then rename it into place: a run
+    directory exists only once every file of it is written."""
+    staging = run_dir.parent / f".{run_dir.name}.partial"
+    staging.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        written = write_reports(report, staging, formats=list(formats), previous=previous)
+        os.rename(staging, run_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return [run_dir / p.name for p in written]
