@@ -63,7 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     out.add_argument("--format", default="json,html,junit", metavar="LIST",
                      help="formats written to --output-dir: json,html,junit (default all)")
     out.add_argument("--waivers", metavar="FILE", type=Path, help="waivers (YAML) for accepted risks")
-    out.add_argument("--previous", metavar="FILE", type=Path, help="a previous report.json for the trend section")
+    out.add_argument("--previous", metavar="FILE", type=Path,
+                     help="a previous report.json for the trend section (default: the report.json already "
+                          "in --output-dir, if any)")
     out.add_argument("--save-facts", metavar="DIR", type=Path, help="also save the collected node facts (one JSON per node)")
     out.add_argument("--fail-on", choices=("fail", "error", "never"), default="fail",
                      help="exit 1 on FAIL (default), on FAIL or ERROR, or never")
@@ -213,6 +215,14 @@ def cmd_scan(args: argparse.Namespace) -> int:
         except (WaiverError, OSError) as exc:
             raise UsageError(str(exc)) from None
     previous = _load_previous(args.previous)
+    if previous is None and args.output_dir and (args.output_dir / "report.json").is_file():
+        # The last report found in the output directory is the trend's baseline
+        # (it is about to be replaced). An unreadable one is simply not used.
+        from kaudit.report.json import load_report
+        try:
+            previous = load_report(args.output_dir / "report.json")
+        except ValueError:
+            previous = None
     only = [c.strip() for c in args.checks.split(",")] if args.checks else []
     if only:
         known = {c.id for c in catalog.checks} | {c.section for c in catalog.checks} | {c.top_section for c in catalog.checks}

@@ -169,3 +169,18 @@ def test_permissions_prints_a_read_only_cluster_role():
     for rule in role["rules"]:
         assert set(rule["verbs"]) <= {"get", "list"}
         assert "secrets" not in rule.get("resources", []) and "*" not in rule.get("resources", [])
+
+
+def test_rescan_into_the_same_directory_shows_the_trend_against_the_last_report(tmp_path):
+    out = tmp_path / "out"
+    assert kaudit("scan", "--demo", "-q", "--output-dir", str(out)).returncode == 1
+    old = json.loads((out / "report.json").read_text())
+    # Pretend an earlier quarter had one failure fewer: mark a FAIL as PASS in the old report.
+    fixed_later = next(r for r in old["results"] if r["status"] == "FAIL")
+    fixed_later["status"] = "PASS"
+    (out / "report.json").write_text(json.dumps(old))
+    assert kaudit("scan", "--demo", "-q", "--output-dir", str(out)).returncode == 1
+    html = (out / "report.html").read_text()
+    start = html.index('id="trend-regressed"')
+    block = html[start:html.index("</details>", start)]
+    assert fixed_later["check"] in block and fixed_later["target"]["name"] in block
