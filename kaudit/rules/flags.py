@@ -363,7 +363,7 @@ def compare(op: str, seen: str | None, expected: Any) -> bool:
     raise ValueError(f"unknown operator {op!r}")
 
 
-_OP_TEXT = {"eq": "= {v}", "noteq": "not {v}", "set": "set", "notset": "not set", "gte": ">= {v}",
+_OP_TEXT = {"eq": "{v}", "noteq": "not {v}", "set": "set", "notset": "not set", "gte": ">= {v}",
             "lte": "<= {v}", "gt": "> {v}", "has": "includes {v}", "nothave": "does not include {v}",
             "valid_elements": "only: {v}", "nonzero_duration": "a non-zero duration",
             "localhost": "a loopback address", "any": "reviewed by a person"}
