@@ -14,6 +14,7 @@ from kaudit import __version__
 from kaudit.catalog import Catalog
 from kaudit.collect import ClusterSource, NodeSource, Progress, no_progress
 from kaudit.engine import evaluate
+from kaudit.gcpause import paused_gc
 from kaudit.model import ClusterFacts, Facts, NodeFacts, Report, Result, ScanInfo
 
 
@@ -77,12 +78,13 @@ def build_report(catalog: Catalog, facts: Facts, results: list[Result], started:
 
 def run_scan(req: ScanRequest, on_facts: Callable[[Facts], None] | None = None) -> Report:
     started = utc_now()
-    facts = collect(req)
-    if on_facts:
-        on_facts(facts)
-    req.progress("evaluating checks")
-    results = evaluate(req.catalog, facts, req.only_checks or None)
-    return build_report(req.catalog, facts, results, started)
+    with paused_gc():      # large acyclic data: cycle detection only costs time (kaudit/gcpause.py)
+        facts = collect(req)
+        if on_facts:
+            on_facts(facts)
+        req.progress("evaluating checks")
+        results = evaluate(req.catalog, facts, req.only_checks or None)
+        return build_report(req.catalog, facts, results, started)
 
 
 def save_facts(facts: Facts, directory: Path) -> None:

@@ -35,7 +35,7 @@ from kaudit.collect import ClusterSource, Progress, SourceError, no_progress
 from kaudit.collect.permissions import (GATEKEEPER_CONSTRAINTS_GROUP, NODE_PROXY_RULE, READS,
                                         ResourceRead)
 from kaudit.collect.platform import detect_identity
-from kaudit.collect.trim import NotAnObject, to_kobject
+from kaudit.collect.trim import NotAnObject, Sharer, to_kobject
 from kaudit.model import ClusterFacts, NODE, NAMESPACE, kind_key
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -289,68 +289,6 @@ def _timeout_text(timeout: Any) -> str:
 
 
 # ---------------------------------------------------------------------------
-# Memory: share identical sub-trees between objects
-# ---------------------------------------------------------------------------
-
-class _Sharer:
-    """Make equal pod-spec parts one object in memory.
-
-    The replicas of a workload carry identical containers, volumes and
-    security contexts; on a 150,000-pod cluster keeping one copy per pod
-    is most of the collector's memory. Values are compared for equality
-    (the hash only picks the bucket), so sharing never changes a value.
-    Facts are read-only downstream; a rule that mutated a shared part would
-    change it for every replica, which is one more reason rules must not.
-    """
-
-    _SPEC_PARTS = ("containers", "initContainers", "ephemeralContainers", "volumes", "securityContext",
-                   "os")
-
-    def __init__(self) -> None:
-        self._buckets: dict[int, list[Any]] = {}
-
-    def share(self, value: Any) -> Any:
-        try:
-            h = hash(repr(value))
-        except RecursionError:    # absurdly deep hostile input: keep it unshared
-            return value
-        bucket = self._buckets.get(h)
-        if bucket is None:
-            self._buckets[h] = [value]
-            return value
-        for candidate in bucket:
-            if candidate == value and type(candidate) is type(value):
-                return candidate
-        bucket.append(value)
-        return value
-
-    def _share_pod_spec(self, spec: Any) -> None:
-        if isinstance(spec, dict):
-            for part in self._SPEC_PARTS:
-                if part in spec:
-                    spec[part] = self.share(spec[part])
-
-    def share_kobject(self, obj: Any) -> Any:
-        body = obj.body
-        spec = body.get("spec") if isinstance(body, dict) else None
-        if obj.kind == "Pod":
-            self._share_pod_spec(spec)
-            if "status" in body:
-                body["status"] = self.share(body["status"])
-        elif isinstance(spec, dict) and isinstance(spec.get("template"), dict):
-            self._share_pod_spec(spec["template"].get("spec"))
-            spec["template"]["metadata"] = self.share(spec["template"].get("metadata"))
-        elif obj.kind == "CronJob" and isinstance(spec, dict):
-            job = (spec.get("jobTemplate") or {}).get("spec") or {}
-            if isinstance(job.get("template"), dict):
-                self._share_pod_spec(job["template"].get("spec"))
-        obj.labels = self.share(obj.labels)
-        obj.annotations = self.share(obj.annotations)
-        obj.owners = self.share(obj.owners)
-        return obj
-
-
-# ---------------------------------------------------------------------------
 # The source
 # ---------------------------------------------------------------------------
 
@@ -379,7 +317,7 @@ class ApiSource(ClusterSource):
         self.backoff = backoff
         self._connection = connection
         self._discovery_cache: dict[tuple[str, str], Any] = {}
-        self._sharer = _Sharer()
+        self._sharer = Sharer()   # equal parts of replicas stored once (kaudit/collect/trim.py)
 
     # -- public ---------------------------------------------------------------
 
@@ -390,7 +328,7 @@ class ApiSource(ClusterSource):
                         request_timeout=self.request_timeout)
         facts = ClusterFacts(source="api")
         self._discovery_cache = {}
-        self._sharer = _Sharer()
+        self._sharer = Sharer()
         facts.identity.api_server = conn.server
         facts.identity.name = conn.cluster_name
         progress(f"connecting to {conn.server}")
@@ -546,7 +484,7 @@ class ApiSource(ClusterSource):
                     if api_version and "apiVersion" not in item:
                         item["apiVersion"] = api_version
                 try:
-                    yield self._sharer.share_kobject(to_kobject(item, origin="api"))
+                    yield self._sharer.kobject(to_kobject(item, origin="api"))
                 except NotAnObject as exc:
                     facts.load_errors.append(f"api: {path} page {page_no} item {index}: {exc}")
             token = (page.get("metadata") or {}).get("continue") or None

@@ -16,7 +16,8 @@ from typing import Any, Iterator
 import yaml
 
 from kaudit.collect import ClusterSource, Progress, SourceError, no_progress
-from kaudit.collect.trim import NotAnObject, to_kobject
+from kaudit.collect.jsonstream import iter_list
+from kaudit.collect.trim import NotAnObject, Sharer, to_kobject
 from kaudit.model import NAMESPACE, NODE, ClusterFacts
 
 try:  # libyaml is an order of magnitude faster on large dumps
@@ -41,8 +42,13 @@ class ManifestSource(ClusterSource):
         if not files:
             raise SourceError(f"no YAML or JSON files found in {', '.join(map(str, self.paths))}", exit_code=2)
         loaded = 0
+        sharer = Sharer()
         for path in files:
             progress(f"reading {path}")
+            streamed = _load_json_list_streaming(path, facts, sharer)
+            if streamed is not None:
+                loaded += streamed
+                continue
             try:
                 text = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
@@ -50,7 +56,7 @@ class ManifestSource(ClusterSource):
             for raw, line in _documents(text, path, facts.load_errors):
                 for item, item_line in _items(raw, line):
                     try:
-                        facts.add(to_kobject(item, origin=f"{path}:{item_line}"))
+                        facts.add(sharer.kobject(to_kobject(item, origin=f"{path}:{item_line}")))
                         loaded += 1
                     except NotAnObject as exc:
                         facts.load_errors.append(f"{path}:{item_line}: skipped: {exc}")
@@ -72,6 +78,65 @@ class ManifestSource(ClusterSource):
                 raise SourceError(f"{p}: no such file or directory", exit_code=2)
 
 
+# JSON files at least this large are read item by item (kaudit/collect/jsonstream.py).
+STREAM_MIN_BYTES = 8 * 2**20
+
+
+def _load_json_list_streaming(path: Path, facts: ClusterFacts, sharer: Sharer) -> int | None:
+    """A large `.json` List (kubectl's `get -A -o json`), one item at a time.
+
+    Returns the number of objects added, or None when the file is not a
+    large JSON List, is malformed, or cannot be read: the caller then loads
+    it whole, which reports any error exactly as for a small file. Nothing
+    is added to `facts` unless the whole file streamed, and the result is
+    the same as loading it whole (items, order, origins, skipped items).
+    """
+    try:
+        if path.suffix.lower() != ".json" or path.stat().st_size < STREAM_MIN_BYTES:
+            return None
+    except OSError:
+        return None
+    origin = f"{path}:1"          # a JSON document's items all report its first line
+    entries: list[Any] = []       # KObject | load error (str) | (item,) waiting for the List's kind
+    members: dict[str, Any] = {}
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for event, key, value in iter_list(fh):
+                if event == "member":
+                    members[key] = value
+                elif type(value) is dict and "kind" in value:
+                    entries.append(_kobject_or_error(value, origin, path, sharer))
+                else:
+                    # Only the List's kind (which kubectl prints after the items) can complete it.
+                    entries.append((value,))
+    except (OSError, ValueError):     # NotStreamable, malformed JSON, UnicodeDecodeError
+        return None
+    list_kind = str(members.get("kind", ""))
+    if not list_kind.endswith("List"):
+        return None                   # an object that merely has "items": not a List
+    item_kind = list_kind[:-4] if list_kind != "List" else None
+    loaded = 0
+    for entry in entries:
+        if type(entry) is tuple:
+            item = entry[0]
+            if isinstance(item, dict) and item_kind and "kind" not in item:
+                item = {**item, "kind": item_kind, "apiVersion": members.get("apiVersion", "v1")}
+            entry = _kobject_or_error(item, origin, path, sharer)
+        if type(entry) is str:
+            facts.load_errors.append(entry)
+        else:
+            facts.add(entry)
+            loaded += 1
+    return loaded
+
+
+def _kobject_or_error(item: Any, origin: str, path: Path, sharer: Sharer) -> Any:
+    try:
+        return sharer.kobject(to_kobject(item, origin=origin))
+    except NotAnObject as exc:
+        return f"{path}:1: skipped: {exc}"
+
+
 def _documents(text: str, path: Path, errors: list[str]) -> Iterator[tuple[Any, int]]:
     """(parsed document, 1-based line where it starts), skipping malformed ones."""
     stripped = text.lstrip()
@@ -86,11 +151,14 @@ def _documents(text: str, path: Path, errors: list[str]) -> Iterator[tuple[Any, 
                 return
     starts = [0] + [m.end() + 1 for m in _DOC_SEPARATOR.finditer(text)]
     ends = [m.start() for m in _DOC_SEPARATOR.finditer(text)] + [len(text)]
+    counted_to, newlines = 0, 0       # counting from the previous start keeps this linear
     for start, end in zip(starts, ends):
         chunk = text[start:end]
         if not chunk.strip():
             continue
-        first_line = text.count("\n", 0, start) + 1
+        newlines += text.count("\n", counted_to, start)
+        counted_to = start
+        first_line = newlines + 1
         try:
             doc = yaml.load(chunk, Loader=_Loader)
         except yaml.YAMLError as exc:

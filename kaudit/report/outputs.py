@@ -1,17 +1,20 @@
 """Write a report directory: report.json, report.html, junit.xml, SHA256SUMS.
 
-Used by both `kaudit scan` and `kaudit render`. Every format is rendered in
-memory first, so a formatter that fails leaves the previous directory
-untouched rather than a mix of old and new files; each file is then written
-atomically and the checksums last.
+Used by both `kaudit scan` and `kaudit render`. Every format is rendered
+first (each into a hidden temporary file), so a formatter that fails leaves
+the previous directory untouched rather than a mix of old and new files;
+the files are then renamed into place and the checksums written last.
 """
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from kaudit.gcpause import paused_gc
 from kaudit.model import Report
-from kaudit.report import Formatter, write_atomic
+from kaudit.report import Formatter
 from kaudit.report.html import HtmlFormatter
 from kaudit.report.integrity import write_sha256sums
 from kaudit.report.json import JsonFormatter
@@ -45,11 +48,49 @@ def write_reports(report: Report, output_dir: Path | str,
     if not names:
         raise ValueError("no report format selected")
     formatters = [formatter_for(n, previous, section_titles) for n in names]
-    rendered = [(f.filename, f.render(report)) for f in formatters]
-    written: list[Path] = []
-    for filename, data in rendered:
-        path = output_dir / filename
-        write_atomic(path, data)
-        written.append(path)
+    # One format in memory at a time (at 150,000 pods report.json and junit.xml
+    # are ~170 MB each): each is rendered into a hidden temporary file, and
+    # only when every format rendered are they renamed into place.
+    created = not output_dir.exists()
+    staged: list[tuple[Path, str]] = []
+    try:
+        with paused_gc():      # rendering 150,000 results allocates millions of acyclic objects
+            for f in formatters:
+                path = output_dir / f.filename
+                staged.append((path, _stage(path, f.render(report))))
+        for path, tmp in staged:
+            os.replace(tmp, path)
+    except BaseException:
+        for _, tmp in staged:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+        if created:
+            try:
+                output_dir.rmdir()          # only if still empty: never remove a user's files
+            except OSError:
+                pass
+        raise
+    written = [path for path, _ in staged]
     written.append(write_sha256sums(output_dir, [p.name for p in written]))
     return written
+
+
+def _stage(path: Path, data: bytes) -> str:
+    """`data` in a hidden temporary file next to `path`, synced; returns its name."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return tmp

@@ -60,6 +60,8 @@ _EMPTY_MAP: Mapping[str, Any] = {}
 def as_map(value: Any) -> Mapping[str, Any]:
     if type(value) is dict:      # the common case, without the slow ABC check
         return value
+    if value is None:            # the next most common (absent field); typing.Mapping's check is slow
+        return _EMPTY_MAP
     return value if isinstance(value, Mapping) else _EMPTY_MAP
 
 
