@@ -10,12 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
-
+from kaudit import yamlsafe
 from kaudit.resources import data_dir
-
-# libyaml's safe loader: the same documents, 0.25 s less on every kaudit start.
-_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 LEVELS = (1, 2)
 CIS_LABELS = ("Automated", "Manual")
@@ -92,7 +88,7 @@ def load_catalog(benchmark: str = "cis-1.12", root: Path | None = None) -> Catal
     if not (bdir / "benchmark.yaml").is_file():
         raise CatalogError(
             f"unknown benchmark {benchmark!r}; available: {', '.join(available_benchmarks(root)) or 'none'}")
-    meta = yaml.safe_load((bdir / "benchmark.yaml").read_text()) or {}
+    meta = yamlsafe.load((bdir / "benchmark.yaml").read_text()) or {}
     catalog = Catalog(benchmark=benchmark, title=meta.get("title", benchmark),
                       version=str(meta.get("version", "")),
                       sections={str(k): v for k, v in (meta.get("sections") or {}).items()})
@@ -100,7 +96,7 @@ def load_catalog(benchmark: str = "cis-1.12", root: Path | None = None) -> Catal
     for path in sorted(bdir.glob("*.yaml")):
         if path.name == "benchmark.yaml":
             continue
-        doc = yaml.load(path.read_text(), Loader=_SAFE_LOADER) or {}
+        doc = yamlsafe.load(path.read_text()) or {}
         for raw in doc.get("checks") or ():
             check = _parse_check(raw, path)
             if check.id in seen:

@@ -31,6 +31,7 @@ from kubernetes import config as kconfig
 from kubernetes.config import incluster_config
 from kubernetes.config.config_exception import ConfigException
 
+from kaudit import yamlsafe
 from kaudit.collect import ClusterSource, Progress, SourceError, no_progress
 from kaudit.collect.permissions import (GATEKEEPER_CONSTRAINTS_GROUP, NODE_PROXY_RULE, READS,
                                         ResourceRead)
@@ -117,7 +118,7 @@ def _check_kubeconfig_shape(path: str) -> None:
     """Reject a file that is not a kubeconfig mapping with a clear message
     (the client's loader fails on it with an unrelated TypeError)."""
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        data = yamlsafe.load(Path(path).read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise SourceError(f"kubeconfig {path} is not valid YAML: {_yaml_problem(exc)}", exit_code=2) from exc
     except (OSError, UnicodeDecodeError) as exc:
@@ -212,7 +213,7 @@ class KubeHttp:
         for attempt in range(attempts):
             try:
                 resp = self._send(method, path, query, body, timeout)
-            except HttpError as exc:      # connection dropped mid-request
+            except HttpError:      # connection dropped mid-request
                 if attempt + 1 >= attempts:
                     raise
                 self._pause(attempt, None)

@@ -13,17 +13,11 @@ import re
 from pathlib import Path
 from typing import Any, Iterator
 
-import yaml
-
+from kaudit import yamlsafe
 from kaudit.collect import ClusterSource, Progress, SourceError, no_progress
 from kaudit.collect.jsonstream import iter_list
 from kaudit.collect.trim import NotAnObject, Sharer, to_kobject
 from kaudit.model import NAMESPACE, NODE, ClusterFacts
-
-try:  # libyaml is an order of magnitude faster on large dumps
-    _Loader: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - depends on how PyYAML was built
-    _Loader = yaml.SafeLoader
 
 _DOC_SEPARATOR = re.compile(r"^---(?:[ \t].*)?$", re.MULTILINE)
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -160,8 +154,8 @@ def _documents(text: str, path: Path, errors: list[str]) -> Iterator[tuple[Any, 
         counted_to = start
         first_line = newlines + 1
         try:
-            doc = yaml.load(chunk, Loader=_Loader)
-        except yaml.YAMLError as exc:
+            doc = yamlsafe.load(chunk)
+        except yamlsafe.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
             last_line = first_line + max(chunk.rstrip().count("\n"), 0)
             line = min(first_line + (mark.line if mark else 0), last_line)

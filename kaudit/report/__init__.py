@@ -18,9 +18,9 @@ class Formatter(abc.ABC):
         ...
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temporary file in the same directory and rename, so a
-    reader never sees a half-written report."""
+def stage_file(path: Path, data: bytes) -> str:
+    """Write `data` to a hidden, synced temporary file beside `path` and return
+    its name; the caller renames it into place (os.replace is atomic)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -29,10 +29,16 @@ def write_atomic(path: Path, data: bytes) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
     except BaseException:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
         raise
+    return tmp
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write via a temporary file in the same directory and rename, so a
+    reader never sees a half-written report."""
+    os.replace(stage_file(path, data), path)

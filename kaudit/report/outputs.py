@@ -8,13 +8,12 @@ the files are then renamed into place and the checksums written last.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Iterable, Mapping
 
 from kaudit.gcpause import paused_gc
 from kaudit.model import Report
-from kaudit.report import Formatter
+from kaudit.report import Formatter, stage_file
 from kaudit.report.html import HtmlFormatter
 from kaudit.report.integrity import write_sha256sums
 from kaudit.report.json import JsonFormatter
@@ -57,7 +56,7 @@ def write_reports(report: Report, output_dir: Path | str,
         with paused_gc():      # rendering 150,000 results allocates millions of acyclic objects
             for f in formatters:
                 path = output_dir / f.filename
-                staged.append((path, _stage(path, f.render(report))))
+                staged.append((path, stage_file(path, f.render(report))))
         for path, tmp in staged:
             os.replace(tmp, path)
     except BaseException:
@@ -75,22 +74,3 @@ def write_reports(report: Report, output_dir: Path | str,
     written = [path for path, _ in staged]
     written.append(write_sha256sums(output_dir, [p.name for p in written]))
     return written
-
-
-def _stage(path: Path, data: bytes) -> str:
-    """`data` in a hidden temporary file next to `path`, synced; returns its name."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return tmp

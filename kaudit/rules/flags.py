@@ -156,8 +156,6 @@ def is_static_pod(pod: KObject) -> bool:
 def _all_in_one_argv(proc_argv: Sequence[str], component: str, nf: NodeFacts) -> tuple[str, ...]:
     """k3s embeds the components: their flags are `--kube-apiserver-arg=k=v`
     on the command line or `kube-apiserver-arg:` lists in config.yaml."""
-    import yaml  # local: only k3s nodes need it
-
     key = f"{component.removeprefix('kube-')}-arg" if component != comp.ETCD else "etcd-arg"
     key = {"apiserver-arg": "kube-apiserver-arg", "controller-manager-arg": "kube-controller-manager-arg",
            "scheduler-arg": "kube-scheduler-arg", "proxy-arg": "kube-proxy-arg"}.get(key, key)
@@ -166,11 +164,9 @@ def _all_in_one_argv(proc_argv: Sequence[str], component: str, nf: NodeFacts) ->
         text = nf.contents.get(path)
         if not text:
             continue
-        try:
-            cfg = yaml.safe_load(text) or {}
-        except yaml.YAMLError:
-            continue
-        vals = cfg.get(key) if isinstance(cfg, dict) else None
+        from kaudit.rules.nodefiles import parse_yaml_mapping   # local: only k3s/RKE2 nodes need it
+        cfg, _why = parse_yaml_mapping(text, path)
+        vals = cfg.get(key) if cfg else None
         for v in ([vals] if isinstance(vals, str) else vals or []):
             out.append("--" + str(v))
     flags = parse_flags(proc_argv)

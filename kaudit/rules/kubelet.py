@@ -13,14 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
-import yaml
-
 from kaudit import components as comp
 from kaudit.catalog import Check
 from kaudit.model import CONFIG_MAP, DAEMON_SET, NODE, Evidence, Facts, Finding, NodeFacts, Status, Target
 from kaudit.rules import defaults
 from kaudit.rules.flags import (FlagSet, compare, describe, expectation, parse_feature_gates,
                                 parse_flags)
+from kaudit.rules.nodefiles import node_yaml, parse_yaml_mapping
 from kaudit.rules.predicates import Context
 
 
@@ -72,31 +71,6 @@ def as_text(value: Any) -> str | None:
     if isinstance(value, Mapping):
         return ",".join(f"{k}={as_text(v)}" for k, v in value.items())
     return str(value)
-
-
-def _load_yaml(text: str) -> tuple[Mapping[str, Any] | None, str | None]:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        return None, f"not valid YAML{where}"
-    if data is None:
-        return {}, None
-    if not isinstance(data, Mapping):
-        return None, "not a YAML mapping"
-    return data, None
-
-
-def _read_config(nf: NodeFacts, path: str) -> tuple[Mapping[str, Any] | None, str | None]:
-    if path in nf.contents:
-        return _load_yaml(nf.contents[path])
-    if path in nf.content_errors:
-        return None, f"{path}: {nf.content_errors[path]}"
-    fi = nf.file(path)
-    if fi is not None and not fi.exists:
-        return None, f"{path} does not exist"
-    return None, f"{path} was not collected"
 
 
 def kubelet_views(facts: Facts, ctx: Context | None = None) -> list[KubeletView]:
@@ -151,7 +125,7 @@ def _attach_process(view: KubeletView, nf: NodeFacts, proc: tuple[tuple[str, ...
     config_path = view.flags.get("config")
     if config_path:
         view.config_path = config_path
-        view.config, view.config_error = _read_config(nf, config_path)
+        view.config, view.config_error = node_yaml(nf, config_path, mapping=True)
 
 
 def kube_proxy_views(facts: Facts, ctx: Context | None = None) -> list[KubeletView]:
@@ -207,7 +181,7 @@ def _kube_proxy_configmap(facts: Facts) -> tuple[Mapping[str, Any] | None, str |
             text = data.get("config.conf")
             if text is None:
                 return None, "ConfigMap kube-system/kube-proxy has no config.conf"
-            return _load_yaml(text)
+            return parse_yaml_mapping(text, "config.conf of ConfigMap kube-system/kube-proxy")
     return None
 
 

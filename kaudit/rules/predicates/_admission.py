@@ -23,11 +23,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-import yaml
 
 from kaudit.model import (NAMESPACE, VALIDATING_ADMISSION_POLICY, VALIDATING_ADMISSION_POLICY_BINDING,
                           ClusterFacts, Evidence, Facts)
 from kaudit.rules.predicates import Context
+from kaudit.rules.nodefiles import node_yaml
 from kaudit.rules.predicates._common import (as_list, as_map, glob_match, label_selector_matches,
                                              namespace_labels, namespace_names, safe, str_list)
 
@@ -201,15 +201,9 @@ def psa_cluster_default(facts: Facts, ctx: Context | None) -> PsaDefault:
             return PsaDefault("privileged", source=f"{inst.source}: no --admission-control-config-file",
                               note="cluster default is privileged (no admission configuration file)")
         nf = inst.node_facts
-        text = nf.contents.get(path) if nf else None
-        if text is None:
-            notes.append(f"{inst.source}: --admission-control-config-file={safe(path)} not readable "
-                         "(no node access to that node)")
-            continue
-        try:
-            doc = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            notes.append(f"{safe(path)} is not valid YAML: {safe(str(exc), 120)}")
+        doc, why = node_yaml(nf, path, inst.node)
+        if why:
+            notes.append(f"{inst.source}: --admission-control-config-file: {safe(why, 300)}")
             continue
         for plugin in as_list(as_map(doc).get("plugins")):
             plugin = as_map(plugin)
@@ -218,14 +212,9 @@ def psa_cluster_default(facts: Facts, ctx: Context | None) -> PsaDefault:
             cfg = plugin.get("configuration")
             where = f"{safe(path)} on node {inst.node}"
             if cfg is None and isinstance(plugin.get("path"), str):
-                sub = nf.contents.get(plugin["path"]) if nf else None
-                if sub is None:
-                    notes.append(f"PodSecurity configuration {safe(plugin['path'])} not readable")
-                    break
-                try:
-                    cfg = yaml.safe_load(sub)
-                except yaml.YAMLError:
-                    notes.append(f"PodSecurity configuration {safe(plugin['path'])} is not valid YAML")
+                cfg, why = node_yaml(nf, plugin["path"], inst.node)
+                if why:
+                    notes.append(f"PodSecurity configuration: {safe(why, 300)}")
                     break
                 where = f"{safe(plugin['path'])} on node {inst.node}"
             cfg = as_map(cfg)

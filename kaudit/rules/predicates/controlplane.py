@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping
 
-import yaml
-
 from kaudit import components as comp
 from kaudit.catalog import Check
 from kaudit.model import (CLUSTER, CLUSTER_ROLE_BINDING, ROLE_BINDING, Evidence, Facts, Finding,
                           Status)
 from kaudit.rules.flags import (ComponentInstance, component_instances, effective_flag,
                                 no_instance_finding)
+from kaudit.rules.nodefiles import node_yaml
 from kaudit.rules.predicates import Context, predicate
 
 STRONG_PROVIDERS = ("kms", "aescbc", "secretbox")
@@ -33,24 +32,7 @@ def _apiservers(facts: Facts, ctx: Context) -> list[ComponentInstance] | Finding
 
 def _file_contents(inst: ComponentInstance, path: str, facts: Facts) -> tuple[Any, str | None]:
     """(parsed YAML, None) or (None, why it is not available)."""
-    nf = inst.node_facts or (facts.node(inst.node) if inst.node else None)
-    if nf is None:
-        return None, f"{path} is on node {inst.node or '?'}, which was not inspected (node access needed)"
-    if nf.unreachable:
-        return None, f"node {nf.name} could not be reached: {nf.unreachable}"
-    if path in nf.content_errors:
-        return None, f"{path}: {nf.content_errors[path]}"
-    text = nf.contents.get(path)
-    if text is None:
-        fi = nf.file(path)
-        if fi is not None and not fi.exists:
-            return None, f"{path} does not exist on node {nf.name}"
-        return None, f"{path} was not collected from node {nf.name}"
-    try:
-        return yaml.safe_load(text), None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        return None, f"{path} is not valid YAML" + (f" (line {mark.line + 1})" if mark else "")
+    return node_yaml(inst.node_facts or (facts.node(inst.node) if inst.node else None), path, inst.node)
 
 
 @predicate("controlplane.encryption_at_rest")
@@ -84,7 +66,7 @@ def encryption_at_rest(facts: Facts, check: Check, params: Mapping[str, Any], ct
         yield _judge_providers(config, path, inst, flag_ev)
 
 
-def _secrets_providers(config: Any) -> list[str] | None:
+def secrets_providers(config: Any) -> list[str] | None:
     if not isinstance(config, Mapping):
         return None
     for entry in config.get("resources") or ():
@@ -101,13 +83,13 @@ def _secrets_providers(config: Any) -> list[str] | None:
 
 
 def _provider_evidence(config: Any, path: str, inst: ComponentInstance) -> list[Evidence]:
-    providers = _secrets_providers(config)
+    providers = secrets_providers(config)
     return [Evidence(f"providers for secrets in {path}", ",".join(providers or []) or None, inst.source,
                      expected=f"first provider one of {', '.join(STRONG_PROVIDERS)}")]
 
 
 def _judge_providers(config: Any, path: str, inst: ComponentInstance, flag_ev: Evidence) -> Finding:
-    providers = _secrets_providers(config)
+    providers = secrets_providers(config)
     evidence = (flag_ev, *_provider_evidence(config, path, inst))
     if providers is None:
         return Finding(Status.ERROR, inst.target, f"{path} is not an EncryptionConfiguration", evidence)

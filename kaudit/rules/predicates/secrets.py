@@ -66,7 +66,8 @@ def external_storage(facts: Facts, check: Check, params: Mapping[str, Any], ctx:
 def _kms_evidence(facts: Facts, ctx: Context) -> list[Evidence]:
     """The API server's encryption provider for Secrets (KMS counts as external key storage)."""
     from kaudit.rules.flags import component_instances
-    import yaml
+    from kaudit.rules.nodefiles import node_yaml
+    from kaudit.rules.predicates.controlplane import secrets_providers
 
     out = []
     for inst in component_instances(facts, "kube-apiserver", ctx):
@@ -74,21 +75,11 @@ def _kms_evidence(facts: Facts, ctx: Context) -> list[Evidence]:
         if not path:
             out.append(Evidence("encryption of Secrets at rest", "no --encryption-provider-config", inst.source))
             continue
-        text = inst.node_facts.contents.get(path) if inst.node_facts else None
-        if text is None:
-            out.append(Evidence("encryption provider configuration", safe(path), inst.source,
-                                note="file contents not collected"))
+        doc, why = node_yaml(inst.node_facts, path, inst.node)
+        if why:
+            out.append(Evidence("encryption provider configuration", safe(path), inst.source, note=safe(why, 300)))
             continue
-        try:
-            doc = yaml.safe_load(text)
-        except yaml.YAMLError:
-            out.append(Evidence("encryption provider configuration", "not valid YAML", safe(path)))
-            continue
-        providers = []
-        for res in as_list(as_map(doc).get("resources")):
-            if "secrets" in as_list(as_map(res).get("resources")):
-                providers = [next(iter(as_map(p)), "?") for p in as_list(as_map(res).get("providers"))]
-                break
+        providers = secrets_providers(doc) or []
         first = providers[0] if providers else "none"
         out.append(Evidence("encryption of Secrets at rest (first provider)", safe(first), f"{safe(path)} ({inst.source})",
                             note="KMS keeps the key outside the cluster" if first == "kms" else None))
