@@ -69,9 +69,6 @@ class FileTarget:
 
 def evaluate_file_rule(check: Check, rule: Mapping[str, Any], facts: Facts, ctx: Context) -> Iterator[Finding]:
     applies_to = rule["applies_to"]
-    if facts.cluster.identity.managed_control_plane and applies_to in comp.CONTROL_PLANE:
-        yield Finding(Status.SKIP, CLUSTER, "managed control plane, not visible to the cluster user")
-        return
     targets = list(_targets(applies_to, rule["path"], facts, ctx))
     if not targets:
         if applies_to in comp.CONTROL_PLANE:

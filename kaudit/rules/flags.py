@@ -416,10 +416,6 @@ def _test_instance(test: Mapping[str, Any], inst: ComponentInstance, minor: int 
 def evaluate_flag_rule(check: Check, rule: Mapping[str, Any], facts: Facts, ctx: Context) -> Iterable[Finding]:
     component = rule["component"]
     instances = component_instances(facts, component, ctx)
-    if facts.cluster.identity.managed_control_plane and component in comp.CONTROL_PLANE:
-        # Even a stray pod named like a component is not the managed control plane.
-        yield Finding(Status.SKIP, CLUSTER, "managed control plane, not visible to the cluster user")
-        return
     if not instances:
         yield no_instance_finding(facts, component)
         return

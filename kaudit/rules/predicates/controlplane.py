@@ -12,7 +12,7 @@ from typing import Any, Iterator, Mapping
 
 from kaudit import components as comp
 from kaudit.catalog import Check
-from kaudit.model import (CLUSTER, CLUSTER_ROLE_BINDING, ROLE_BINDING, Evidence, Facts, Finding,
+from kaudit.model import (CLUSTER_ROLE_BINDING, ROLE_BINDING, Evidence, Facts, Finding,
                           Status)
 from kaudit.rules.flags import (ComponentInstance, component_instances, effective_flag,
                                 no_instance_finding)
@@ -24,8 +24,7 @@ ACCEPTED_PROVIDERS = STRONG_PROVIDERS + ("aesgcm",)   # accepted by Kubernetes d
 
 
 def _apiservers(facts: Facts, ctx: Context) -> list[ComponentInstance] | Finding:
-    if facts.cluster.identity.managed_control_plane:
-        return Finding(Status.SKIP, CLUSTER, "managed control plane, not visible to the cluster user")
+    # (A managed control plane never gets here: the engine skips sections 1-3.)
     instances = component_instances(facts, comp.APISERVER, ctx)
     return instances or no_instance_finding(facts, comp.APISERVER)
 
@@ -108,9 +107,6 @@ def _judge_providers(config: Any, path: str, inst: ComponentInstance, flag_ev: E
 
 @predicate("controlplane.etcd_unique_ca")
 def etcd_unique_ca(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Context) -> Iterator[Finding]:
-    if facts.cluster.identity.managed_control_plane:
-        yield Finding(Status.SKIP, CLUSTER, "managed control plane, not visible to the cluster user")
-        return
     etcds = component_instances(facts, comp.ETCD, ctx)
     if not etcds:
         yield no_instance_finding(facts, comp.ETCD)
