@@ -1,9 +1,9 @@
 """Open report.html in headless Chromium: no console errors or CSP
 violations, the inline script ran, a screenshot and a PDF are produced.
 
-Renders a report built here (synthetic cluster plus hostile strings); when
-`make demo` has produced reports/demo/report.json (or KAUDIT_E2E_REPORT
-points at a report.json), that report is rendered and opened too.
+Renders a report built here (synthetic cluster plus hostile strings) and the
+report of the bundled demo cluster (scanned here, or the report.json that
+KAUDIT_E2E_REPORT points at).
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.e2e
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 REPO = Path(__file__).resolve().parents[2]
-DEMO_REPORT = Path(os.environ.get("KAUDIT_E2E_REPORT", REPO / "reports" / "demo" / "report.json"))
+GIVEN_REPORT = os.environ.get("KAUDIT_E2E_REPORT")
 
 if not os.access(CHROMIUM, os.X_OK):
     pytest.skip("chromium not installed", allow_module_level=True)
@@ -51,10 +51,21 @@ def _reports() -> list[tuple[str, object, object]]:
     base = synthetic_report(pods=600)
     # Hostile strings inside a realistic report: the page must still load cleanly.
     base.results.extend(hostile_report().results)
-    out = [("synthetic", base, synthetic_report(pods=600, seed=3))]
-    if DEMO_REPORT.is_file():
-        out.append(("demo", load_report(DEMO_REPORT), None))
-    return out
+    return [("synthetic", base, synthetic_report(pods=600, seed=3)), ("demo", _demo_report(), None)]
+
+
+def _demo_report():
+    if GIVEN_REPORT:
+        return load_report(Path(GIVEN_REPORT))
+    from kaudit.catalog import load_catalog
+    from kaudit.collect.manifests import ManifestSource
+    from kaudit.collect.node.saved import SavedNodeFactsSource
+    from kaudit.resources import demo_dir
+    from kaudit.scan import ScanRequest, run_scan
+    return run_scan(ScanRequest(
+        catalog=load_catalog(), node_access="saved",
+        cluster_source=ManifestSource([demo_dir() / "manifests"], source_name="demo"),
+        node_source=SavedNodeFactsSource([demo_dir() / "nodes"])))
 
 
 @pytest.mark.parametrize("name, report, previous", _reports(), ids=lambda v: v if isinstance(v, str) else "")
