@@ -218,9 +218,9 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if previous is None and args.output_dir and (args.output_dir / "report.json").is_file():
         # The last report found in the output directory is the trend's baseline
         # (it is about to be replaced). An unreadable one is simply not used.
-        from kaudit.report.json import load_report
+        from kaudit.report.json import load_report_for_trend
         try:
-            previous = load_report(args.output_dir / "report.json")
+            previous = load_report_for_trend(args.output_dir / "report.json")
         except ValueError:
             previous = None
     only = [c.strip() for c in args.checks.split(",")] if args.checks else []
@@ -306,9 +306,9 @@ def _exit_status(report, fail_on: str) -> int:
 def _load_previous(path: Path | None):
     if path is None:
         return None
-    from kaudit.report.json import load_report
+    from kaudit.report.json import load_report_for_trend
     try:
-        return load_report(path)
+        return load_report_for_trend(path)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
@@ -344,9 +344,9 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     from kaudit.report.diff import diff_reports, format_diff
-    from kaudit.report.json import load_report
+    from kaudit.report.json import load_report_for_trend
     try:
-        old, new = load_report(args.old), load_report(args.new)
+        old, new = load_report_for_trend(args.old), load_report_for_trend(args.new)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     sys.stdout.write(format_diff(diff_reports(old, new)))

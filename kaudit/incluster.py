@@ -134,7 +134,7 @@ def _sort_key(p: Path) -> tuple[str, int]:
 def find_previous(cluster_dir: Path, exclude: Path | None = None) -> tuple[Report, Path] | None:
     """The newest readable previous report, preferring a complete one: an
     interrupted run is a poor baseline for a trend."""
-    from kaudit.report.json import load_report
+    from kaudit.report.json import load_report_for_trend as load_report
     fallback: tuple[Report, Path] | None = None
     for d in sorted(run_dirs(cluster_dir), key=_sort_key, reverse=True):
         if exclude is not None and d.name == exclude.name:

@@ -76,9 +76,10 @@ class _Buffer:
             return value
 
 
-def iter_list(fh: IO[str], chunk: int = CHUNK) -> Iterator[tuple[str, Any, Any]]:
+def iter_list(fh: IO[str], chunk: int = CHUNK, array: str = "items") -> Iterator[tuple[str, Any, Any]]:
     """Events in file order: ("member", key, value) for top-level members
-    other than `items`, and ("item", index, value) for each element of `items`."""
+    other than `array`, and ("item", index, value) for each element of
+    `array` (`items` of a Kubernetes List, `results` of a report.json)."""
     b = _Buffer(fh, chunk)
     if b.peek() != "{":
         raise NotStreamable("not a JSON object")
@@ -91,12 +92,12 @@ def iter_list(fh: IO[str], chunk: int = CHUNK) -> Iterator[tuple[str, Any, Any]]
         if not isinstance(key, str):
             raise ValueError("object key is not a string")
         b.take(":")
-        if key == "items":
+        if key == array:
             if seen_items:
-                raise NotStreamable("duplicate items member")
+                raise NotStreamable(f"duplicate {array} member")
             seen_items = True
             if b.peek() != "[":
-                raise NotStreamable("items is not an array")
+                raise NotStreamable(f"{array} is not an array")
             b.pos += 1
             if b.peek() == "]":
                 b.pos += 1
@@ -110,7 +111,7 @@ def iter_list(fh: IO[str], chunk: int = CHUNK) -> Iterator[tuple[str, Any, Any]]
                     if sep == "]":
                         break
                     if sep != ",":
-                        raise ValueError("expected ',' or ']' in items")
+                        raise ValueError(f"expected ',' or ']' in {array}")
         else:
             yield "member", key, b.value()
         sep = b.peek()
@@ -122,4 +123,4 @@ def iter_list(fh: IO[str], chunk: int = CHUNK) -> Iterator[tuple[str, Any, Any]]
     if b.peek() != "":
         raise ValueError("extra data after the JSON object")
     if not seen_items:
-        raise NotStreamable("no items member")
+        raise NotStreamable(f"no {array} member")

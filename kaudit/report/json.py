@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from kaudit.gcpause import paused_gc
-from kaudit.model import Report
+from kaudit.model import Report, Result
 from kaudit.report import Formatter
 
 # The top-level members Report.to_json() writes; the fast path below relies on
@@ -110,6 +110,36 @@ def _encode(o: Any, level: int, out: list[str]) -> None:
 def _reindent(text: str, level: int) -> str:
     # json never puts a raw newline inside a string, so every "\n" is layout.
     return text.replace("\n", "\n" + " " * level) if level else text
+
+
+def load_report_for_trend(path: Path) -> Report:
+    """A previous report, reduced to what a trend or a diff compares: each
+    result's check, title, severity, target and status (evidence, messages
+    and remediation dropped). Streams `results` one at a time, so comparing
+    with a 150,000-pod report does not hold it whole in memory."""
+    from kaudit.collect.jsonstream import NotStreamable, iter_list
+
+    drop = ("evidence", "remediation", "message", "waiver")
+    members: dict = {}
+    results: list[Result] = []
+    with paused_gc():
+        try:
+            with Path(path).open(encoding="utf-8") as fh:
+                for event, key, value in iter_list(fh, array="results"):
+                    if event == "member":
+                        members[key] = value
+                    elif isinstance(value, dict):
+                        for k in drop:
+                            value.pop(k, None)
+                        results.append(Result.from_json(value))
+        except NotStreamable:
+            return load_report(path)      # unusual layout: read it whole (same meaning)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}: cannot read report: {exc}") from None
+        members["results"] = []
+        report = Report.from_json(members)
+        report.results = results
+        return report
 
 
 def load_report(path: Path) -> Report:
