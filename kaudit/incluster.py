@@ -265,6 +265,9 @@ def collect_interruptibly(req: ScanRequest, term: _Termination) -> tuple[Facts |
         # (it turns SIGTERM into an interrupt so its DaemonSet is deleted).
         why = exc.reason if isinstance(exc, ScanInterrupted) else (term.reason or _describe(exc))
         why = f"{why} while {stage}"
+        if cluster is None and req.cluster_source is not None:
+            # Keep what the API gave before the signal; the rest is marked unavailable.
+            cluster = req.cluster_source.partial_facts(why)
         if cluster is None:
             return None, why
         return Facts(cluster=cluster, nodes=_uninspected_nodes(cluster, req.node_access, why),

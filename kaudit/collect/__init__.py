@@ -35,6 +35,12 @@ class ClusterSource(abc.ABC):
     def collect(self, progress: Progress = no_progress) -> ClusterFacts:
         ...
 
+    def partial_facts(self, reason: str) -> ClusterFacts | None:
+        """After `collect` was interrupted: what it had read, with everything it
+        had not read yet marked unavailable (so checks needing it are ERROR,
+        never PASS). None when nothing usable was read."""
+        return None
+
 
 class NodeSource(abc.ABC):
     name: str

@@ -328,6 +328,7 @@ class ApiSource(ClusterSource):
         http = KubeHttp(conn, max_attempts=self.max_attempts, backoff=self.backoff,
                         request_timeout=self.request_timeout)
         facts = ClusterFacts(source="api")
+        self._partial, self._read_done, self._configz_done = facts, set(), False
         self._discovery_cache = {}
         self._sharer = Sharer()
         facts.identity.api_server = conn.server
@@ -337,6 +338,7 @@ class ApiSource(ClusterSource):
         groups = self._discover_groups(http, facts)
         for spec in READS:
             self._collect_read(http, spec, groups, facts, progress)
+            self._read_done.add(spec.kind_key)
         self._collect_gatekeeper_constraints(http, groups, facts, progress)
         kube_system = [ns for ns in facts.of_kind(NAMESPACE) if ns.name == "kube-system"]
         if kube_system:
@@ -346,6 +348,27 @@ class ApiSource(ClusterSource):
             self._collect_configz(http, facts, progress)
         else:
             progress("kubelet configz skipped: nodes could not be listed")
+        self._configz_done = True
+        detect_identity(facts)
+        return facts
+
+    def partial_facts(self, reason: str) -> ClusterFacts | None:
+        facts = getattr(self, "_partial", None)
+        if facts is None or not facts.objects:
+            return None
+        why = f"not read: the scan was interrupted ({reason})"
+        for spec in READS:
+            if spec.kind_key not in self._read_done:
+                facts.unavailable.setdefault(spec.kind_key, why)
+        if not self._configz_done:
+            for node in facts.of_kind(NODE):
+                if node.name not in facts.kubelet_configz:
+                    facts.configz_errors.setdefault(node.name, why)
+        kube_system = [ns for ns in facts.of_kind(NAMESPACE) if ns.name == "kube-system"]
+        if kube_system:
+            facts.identity.cluster_id = kube_system[0].uid
+        if NODE not in facts.unavailable:
+            facts.identity.node_count = len(facts.of_kind(NODE))
         detect_identity(facts)
         return facts
 

@@ -51,8 +51,26 @@ def test_sigterm_while_reading_the_api_writes_an_incomplete_report(make_api_serv
     report = latest_report(tmp_path)
     assert report["scan"]["complete"] is False
     assert "SIGTERM" in report["scan"]["incomplete_reasons"][0]
-    assert {r["status"] for r in report["results"]} == {"ERROR"}
+    by_check = {r["check"]: r for r in report["results"]}
+    # Everything was listed before the signal: RBAC (5.1.3) is still decided from it ...
+    assert by_check["5.1.3"]["status"] in ("PASS", "FAIL")
+    # ... while what needed node evidence is ERROR, never PASS.
+    assert by_check["4.1.1"]["status"] == "ERROR"
+    assert any("interrupted" in e for e in report["scan"]["collection_errors"])  # configz not read
     assert "Score" in out                           # the summary still reaches kubectl logs
+
+
+def test_sigterm_before_anything_was_listed_is_all_error(make_api_server, kubeconfig_for, tmp_path):
+    server = make_api_server(sample_cluster())
+    server.add_fault(r"^/version$", 429, times=5, retry_after="5")   # told to come back later
+    proc = start_scan(kubeconfig_for(server), tmp_path)
+    wait_for(lambda: any(r.path == "/version" for r in list(server.requests)))
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 3, err
+    report = latest_report(tmp_path)
+    assert report["scan"]["complete"] is False
+    assert {r["status"] for r in report["results"]} == {"ERROR"}
 
 
 def test_sigterm_while_the_collector_daemonset_runs(make_api_server, kubeconfig_for, tmp_path):
