@@ -126,10 +126,18 @@ def trim_pod_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
 def _trim_container(c: Mapping[str, Any]) -> dict[str, Any]:
     out = {k: c[k] for k in _CONTAINER_FIELDS if k in c}
     if c.get("env"):
-        # Keep names and references, never literal values.
-        out["env"] = [{"name": e.get("name"), **({"valueFrom": e["valueFrom"]} if e.get("valueFrom") else {})}
+        # Keep names and references, never literal values, except etcd's own
+        # ETCD_* settings: they are configuration that CIS section 2 reads.
+        out["env"] = [{"name": e.get("name"),
+                       **({"valueFrom": e["valueFrom"]} if e.get("valueFrom") else {}),
+                       **({"value": str(e["value"])} if _is_etcd_setting(e) else {})}
                       for e in c["env"] if isinstance(e, _MAP)]
     return out
+
+
+def _is_etcd_setting(e: Mapping[str, Any]) -> bool:
+    name = e.get("name")
+    return isinstance(name, str) and name.startswith("ETCD_") and e.get("value") is not None
 
 
 def _trim_volume(v: Mapping[str, Any]) -> dict[str, Any]:

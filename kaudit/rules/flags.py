@@ -119,6 +119,28 @@ class ComponentInstance:
 
 def pod_argv(pod: KObject, component: str) -> tuple[str, ...]:
     """`command` + `args` of the pod's container that runs the component."""
+    chosen = _component_container(pod, component)
+    if chosen is None:
+        return ()
+    command = [str(a) for a in chosen.get("command") or []]
+    args = [str(a) for a in chosen.get("args") or []]
+    argv = command + args
+    # k3s/RKE2 style: only args, no command; keep argv[0] a placeholder so the
+    # parser (which skips argv[0]) reads every flag.
+    if not command:
+        argv = [component] + args
+    return tuple(argv)
+
+
+def pod_env(pod: KObject, component: str) -> dict[str, str]:
+    """The literal ETCD_* settings of the component's container (the only
+    environment values the collectors keep)."""
+    chosen = _component_container(pod, component) or {}
+    return {str(e["name"]): str(e["value"]) for e in chosen.get("env") or ()
+            if isinstance(e, dict) and "value" in e and str(e.get("name", "")).startswith("ETCD_")}
+
+
+def _component_container(pod: KObject, component: str) -> dict | None:
     containers = (pod.body.get("spec") or {}).get("containers") or []
     chosen = None
     for c in containers:
@@ -133,24 +155,7 @@ def pod_argv(pod: KObject, component: str) -> tuple[str, ...]:
                 break
     if chosen is None and containers:
         chosen = containers[0]
-    if chosen is None:
-        return ()
-    command = [str(a) for a in chosen.get("command") or []]
-    args = [str(a) for a in chosen.get("args") or []]
-    argv = command + args
-    # k3s/RKE2 style: only args, no command; keep argv[0] a placeholder so the
-    # parser (which skips argv[0]) reads every flag.
-    if not command:
-        argv = [component] + args
-    return tuple(argv)
-
-
-def is_static_pod(pod: KObject) -> bool:
-    if any(o.kind == "Node" for o in pod.owners):
-        return True
-    if "kubernetes.io/config.mirror" in pod.annotations:
-        return True
-    return pod.annotations.get("kubernetes.io/config.source") == "file"
+    return chosen
 
 
 def _all_in_one_argv(proc_argv: Sequence[str], component: str, nf: NodeFacts) -> tuple[str, ...]:
@@ -219,8 +224,8 @@ def component_instances(facts: Facts, component: str, ctx: Context | None = None
                 target=Target(kind="Pod", name=pod.name, namespace="kube-system", node=node),
                 source=f"static pod kube-system/{pod.name} (command + args)"
                        + (f" on node {node}" if node else ""),
-                argv=argv, flags=parse_flags(argv), node_facts=facts.node(node) if node else None,
-                pod=pod))
+                argv=argv, flags=parse_flags(argv), env=pod_env(pod, component) or None,
+                node_facts=facts.node(node) if node else None, pod=pod))
         return out
     if ctx is None:
         return build()
@@ -256,7 +261,8 @@ def no_instance_finding(facts: Facts, component: str) -> Finding:
 class FlagValue:
     name: str               # "--profiling", "ETCD_CERT_FILE", "feature gate X", "admission plugins"
     value: str | None
-    origin: str             # "flag" | "env" | "default" | "unset"
+    origin: str             # "flag" | "env" | "default" | "unset" | "config file" | "unknown"
+    note: str | None = None
 
     def shown(self) -> str | None:
         return self.value
@@ -267,10 +273,26 @@ def effective_flag(inst: ComponentInstance, flag: str, minor: int | None, env: s
         return FlagValue(f"--{flag}", inst.flags.get(flag), "flag")
     if env and inst.env and env in inst.env:
         return FlagValue(env, inst.env[env], "env")
+    if flag == "authorization-mode" and inst.component == comp.APISERVER and inst.flags.get("authorization-config"):
+        return _authorizers_from_config(inst, inst.flags.get("authorization-config") or "")
     known, value = defaults.flag_default(inst.component, flag, minor)
     if known and value is not None:
         return FlagValue(f"--{flag}", value, "default")
     return FlagValue(f"--{flag}", None, "unset")
+
+
+def _authorizers_from_config(inst: ComponentInstance, path: str) -> FlagValue:
+    """With --authorization-config (structured authorization, 1.29+) the
+    authorizer chain is in that file and --authorization-mode's default does
+    not apply: the chain's types stand in for the mode list."""
+    from kaudit.rules.nodefiles import node_yaml
+    doc, why = node_yaml(inst.node_facts, path, inst.node, mapping=True)
+    if why or doc is None:
+        return FlagValue("--authorization-config", None, "unknown",
+                         f"the authorizers are in {path}, which could not be read: {why}")
+    types = [str(a.get("type")) for a in doc.get("authorizers") or () if isinstance(a, dict) and a.get("type")]
+    return FlagValue(f"authorizers in {path}", ",".join(types), "config file",
+                     "--authorization-config replaces --authorization-mode")
 
 
 def effective_admission_plugins(inst: ComponentInstance, minor: int | None) -> tuple[set[str], str]:
@@ -372,13 +394,18 @@ def expectation(op: str, value: Any) -> str:
 
 
 def _test_instance(test: Mapping[str, Any], inst: ComponentInstance, minor: int | None
-                   ) -> tuple[bool, list[Evidence]]:
-    """Evaluate one test (or an all/any group) against one instance."""
+                   ) -> tuple[bool | None, list[Evidence]]:
+    """Evaluate one test (or an all/any group) against one instance; None
+    when the evidence cannot decide it."""
     if "all" in test or "any" in test:
         group = test.get("all") or test.get("any")
         outcomes = [_test_instance(t, inst, minor) for t in group]
         evidence = [e for _, ev in outcomes for e in ev]
-        ok = all(o for o, _ in outcomes) if "all" in test else any(o for o, _ in outcomes)
+        values = [o for o, _ in outcomes]
+        if "all" in test:
+            ok = False if False in values else (None if None in values else True)
+        else:
+            ok = True if True in values else (None if None in values else False)
         return ok, evidence
     op = test.get("op", "eq")
     expected = test.get("value")
@@ -402,8 +429,8 @@ def _test_instance(test: Mapping[str, Any], inst: ComponentInstance, minor: int 
             f"feature gate {gate}", seen, inst.source, expected=expectation(op, expected), note=note)]
     flag = test["flag"]
     fv = effective_flag(inst, flag, minor, env=test.get("env"))
-    ok = compare(op, fv.value, expected)
-    note = None
+    ok: bool | None = None if fv.origin == "unknown" else compare(op, fv.value, expected)
+    note = fv.note
     if fv.origin == "default":
         note = "flag absent: Kubernetes default applies"
     elif fv.origin == "unset":
@@ -424,6 +451,10 @@ def evaluate_flag_rule(check: Check, rule: Mapping[str, Any], facts: Facts, ctx:
     for inst in instances:
         ok, evidence = _test_instance(rule["test"], inst, minor)
         summary = describe(evidence)
+        if ok is None:
+            notes = "; ".join(e.note for e in evidence if e.note) or "evidence missing"
+            yield Finding(Status.ERROR, inst.target, f"could not be determined: {notes}", tuple(evidence))
+            continue
         if ok and review:
             status = Status.WARN
             message = f"{summary}; {rule.get('review_message') or 'a person must judge whether this is appropriate'}"

@@ -400,3 +400,71 @@ def test_audit_policy_that_logs_nothing_fails_minimal():
     cp = fx.node_facts("cp-1")
     cp.contents["/etc/kubernetes/audit/policy.yaml"] = "kind: Policy\nrules:\n- level: None\n"
     assert statuses("3.2.1", fx.facts(fx.cluster(), [cp])) == [Status.FAIL]
+
+
+# --- etcd configured through its environment; structured authorization ---------
+
+def _etcd_pod_with_env(env: dict[str, str], argv: list[str]) -> dict:
+    pod = fx.static_pod("etcd", argv)
+    pod["spec"]["containers"][0]["env"] = [{"name": k, "value": v} for k, v in env.items()] + [
+        {"name": "SOME_PASSWORD", "value": "hunter2"}]
+    return pod
+
+
+def test_etcd_settings_from_the_static_pod_environment():
+    argv = fx.with_flags(fx.HARDENED[E], client_cert_auth=None)
+    with_env = fx.facts(fx.cluster(_etcd_pod_with_env({"ETCD_CLIENT_CERT_AUTH": "true"}, argv)))
+    results = evaluate_check(CATALOG.by_id("2.2"), with_env)
+    assert [r.status for r in results] == [Status.PASS]
+    assert results[0].evidence[0].what == "ETCD_CLIENT_CERT_AUTH"
+    without = fx.facts(fx.cluster(_etcd_pod_with_env({}, argv)))
+    assert statuses("2.2", without) == [Status.FAIL]
+    # a flag wins over its variable
+    flagged = fx.with_flags(fx.HARDENED[E], client_cert_auth="false")
+    both = fx.facts(fx.cluster(_etcd_pod_with_env({"ETCD_CLIENT_CERT_AUTH": "true"}, flagged)))
+    assert statuses("2.2", both) == [Status.FAIL]
+
+
+def test_only_etcd_settings_survive_from_literal_env_values():
+    argv = list(fx.HARDENED[E])
+    cf = fx.cluster(_etcd_pod_with_env({"ETCD_NAME": "cp-1"}, argv))
+    assert "hunter2" not in repr(cf.objects)
+    assert "cp-1" in repr(cf.objects)
+
+
+AUTHZ = """apiVersion: apiserver.config.k8s.io/v1
+kind: AuthorizationConfiguration
+authorizers:
+  - type: Node
+    name: node
+  - type: RBAC
+    name: rbac
+"""
+
+
+def _structured_authz_facts(contents: str | None):
+    argv = fx.with_flags(fx.HARDENED[A], authorization_mode=None,
+                         authorization_config="/etc/kubernetes/authz.yaml")
+    cp = fx.node_facts("cp-1")
+    cp.processes = tuple(dataclasses.replace(p, argv=tuple(argv)) if p.argv[0] == A else p for p in cp.processes)
+    if contents is not None:
+        cp.contents["/etc/kubernetes/authz.yaml"] = contents
+    return fx.facts(fx.cluster(), [cp])
+
+
+def test_structured_authorization_config_replaces_the_mode_flag_and_its_default():
+    facts = _structured_authz_facts(AUTHZ)
+    for check_id in ("1.2.6", "1.2.7", "1.2.8"):
+        results = evaluate_check(CATALOG.by_id(check_id), facts)
+        assert [r.status for r in results] == [Status.PASS], check_id
+        assert "authz.yaml" in results[0].evidence[0].what
+    webhook_only = _structured_authz_facts(AUTHZ.replace("Node", "Webhook").replace("RBAC", "Webhook"))
+    assert statuses("1.2.8", webhook_only) == [Status.FAIL]
+
+
+def test_unreadable_structured_authorization_config_is_error_not_alwaysallow():
+    facts = _structured_authz_facts(None)
+    for check_id in ("1.2.6", "1.2.7", "1.2.8"):
+        results = evaluate_check(CATALOG.by_id(check_id), facts)
+        assert [r.status for r in results] == [Status.ERROR], check_id
+        assert "authz.yaml" in results[0].message
