@@ -91,7 +91,13 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("old", type=Path)
     diff.add_argument("new", type=Path)
 
-    sub.add_parser("permissions", help="print the least-privilege ClusterRole a scan needs")
+    perms = sub.add_parser("permissions", help="print the least-privilege ClusterRole a scan needs",
+                           description="Print the ClusterRole a scan needs: get/list only, no Secrets, "
+                                       "no wildcards, plus get on nodes/proxy for the kubelets' configz.")
+    perms.add_argument("--gatekeeper-constraint", metavar="RESOURCE", action="append", default=[],
+                       help="also grant list on this Gatekeeper constraint resource (plural, lower case, "
+                            "e.g. k8spspprivilegedcontainer); repeatable. Without it, a cluster's Gatekeeper "
+                            "constraints are reported as not readable")
 
     nf = sub.add_parser("node-facts", help="print this node's facts as JSON (used by the DaemonSet)")
     nf.add_argument("--root", default="/", help="where the host's filesystem is mounted (default /)")
@@ -355,7 +361,10 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 def cmd_permissions(args: argparse.Namespace) -> int:
     from kaudit.collect.permissions import cluster_role_yaml
-    sys.stdout.write(cluster_role_yaml())
+    bad = [c for c in args.gatekeeper_constraint if not c.isalnum() or c.lower() != c]
+    if bad:
+        raise UsageError(f"not a constraint resource name (plural, lower case): {', '.join(bad)}")
+    sys.stdout.write(cluster_role_yaml(constraint_resources=args.gatekeeper_constraint))
     return EXIT_OK
 
 

@@ -184,3 +184,11 @@ def test_rescan_into_the_same_directory_shows_the_trend_against_the_last_report(
     start = html.index('id="trend-regressed"')
     block = html[start:html.index("</details>", start)]
     assert fixed_later["check"] in block and fixed_later["target"]["name"] in block
+
+
+def test_permissions_can_name_gatekeeper_constraints_without_wildcards():
+    import yaml
+    role = yaml.safe_load(kaudit("permissions", "--gatekeeper-constraint", "k8srequiredlabels").stdout)
+    rule = next(r for r in role["rules"] if r["apiGroups"] == ["constraints.gatekeeper.sh"])
+    assert rule["resources"] == ["k8srequiredlabels"] and rule["verbs"] == ["list"]
+    assert kaudit("permissions", "--gatekeeper-constraint", "*").returncode == 2
