@@ -393,20 +393,32 @@ def expectation(op: str, value: Any) -> str:
     return _OP_TEXT.get(op, op).format(v=value)
 
 
-def _test_instance(test: Mapping[str, Any], inst: ComponentInstance, minor: int | None
-                   ) -> tuple[bool | None, list[Evidence]]:
+Outcome = tuple["bool | None", list[Evidence]]
+
+
+def combine_group(test: Mapping[str, Any], outcomes: Sequence[Outcome]) -> Outcome:
+    """An `all`/`any` group of tests, three-valued: None (undecidable) only
+    when the decided members do not settle it. For a satisfied `any`, the
+    evidence of the branch that satisfied it comes first, so the message
+    explains the PASS."""
+    values = [o for o, _ in outcomes]
+    evidence = [e for _, ev in outcomes for e in ev]
+    if "all" in test:
+        if any(v is False for v in values):
+            return False, evidence
+        return (None if any(v is None for v in values) else True), evidence
+    if any(v is True for v in values):
+        winning = [e for o, ev in outcomes if o is True for e in ev]
+        return True, winning + [e for e in evidence if e not in winning]
+    return (None if any(v is None for v in values) else False), evidence
+
+
+def _test_instance(test: Mapping[str, Any], inst: ComponentInstance, minor: int | None) -> Outcome:
     """Evaluate one test (or an all/any group) against one instance; None
     when the evidence cannot decide it."""
     if "all" in test or "any" in test:
         group = test.get("all") or test.get("any")
-        outcomes = [_test_instance(t, inst, minor) for t in group]
-        evidence = [e for _, ev in outcomes for e in ev]
-        values = [o for o, _ in outcomes]
-        if "all" in test:
-            ok = False if False in values else (None if None in values else True)
-        else:
-            ok = True if True in values else (None if None in values else False)
-        return ok, evidence
+        return combine_group(test, [_test_instance(t, inst, minor) for t in group])
     op = test.get("op", "eq")
     expected = test.get("value")
     if "admission_plugin" in test:

@@ -17,7 +17,7 @@ from kaudit import components as comp
 from kaudit.catalog import Check
 from kaudit.model import CONFIG_MAP, DAEMON_SET, NODE, Evidence, Facts, Finding, NodeFacts, Status, Target
 from kaudit.rules import defaults
-from kaudit.rules.flags import (FlagSet, compare, describe, expectation, parse_feature_gates,
+from kaudit.rules.flags import (FlagSet, combine_group, compare, describe, expectation, parse_feature_gates,
                                 parse_flags)
 from kaudit.rules.nodefiles import node_yaml, parse_yaml_mapping
 from kaudit.rules.predicates import Context
@@ -257,18 +257,7 @@ def _from_files(view: KubeletView, flag: str | None, path: str | None, gate: str
 def _test_view(test: Mapping[str, Any], view: KubeletView, minor: int | None) -> tuple[bool | None, list[Evidence]]:
     if "all" in test or "any" in test:
         group = test.get("all") or test.get("any")
-        outcomes = [_test_view(t, view, minor) for t in group]
-        evidence = [e for _, ev in outcomes for e in ev]
-        values = [o for o, _ in outcomes]
-        if "all" in test:
-            if any(v is False for v in values):
-                return False, evidence
-            return (None if any(v is None for v in values) else True), evidence
-        if any(v is True for v in values):
-            # Lead with the branch that satisfied the test, so the message explains the PASS.
-            winning = [e for o, ev in outcomes if o is True for e in ev]
-            return True, winning + [e for e in evidence if e not in winning]
-        return (None if any(v is None for v in values) else False), evidence
+        return combine_group(test, [_test_view(t, view, minor) for t in group])
     op = test.get("op", "eq")
     expected = test.get("value")
     setting = effective_setting(view, test, minor)
