@@ -52,12 +52,6 @@ class Check:
                 "references": list(self.references), "rule_kind": self.rule_kind}
 
 
-@dataclass(frozen=True, slots=True)
-class Section:
-    id: str
-    title: str
-
-
 @dataclass(slots=True)
 class Catalog:
     benchmark: str

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterator, Mapping
 
 
 class Status(str, enum.Enum):
@@ -423,12 +423,6 @@ class Facts:
             if n.name == name:
                 return n
         return None
-
-
-def iter_nonempty(values: Iterable[str | None]) -> Iterator[str]:
-    for v in values:
-        if v:
-            yield v
 
 
 # ---------------------------------------------------------------------------

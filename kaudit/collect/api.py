@@ -293,12 +293,6 @@ def _timeout_text(timeout: Any) -> str:
 # The source
 # ---------------------------------------------------------------------------
 
-@dataclass(slots=True)
-class _Discovered:
-    version: str
-    resources: dict[str, dict[str, Any]]   # plural -> APIResource (no subresources)
-
-
 class ApiSource(ClusterSource):
     name = "api"
 

@@ -120,13 +120,6 @@ READS: tuple[ResourceRead, ...] = (
 NODE_PROXY_RULE = {"apiGroups": [""], "resources": ["nodes/proxy"], "verbs": ["get"]}
 
 
-def reads_for(kind_key_: str) -> ResourceRead | None:
-    for r in READS:
-        if r.kind_key == kind_key_:
-            return r
-    return None
-
-
 def cluster_role_rules(constraint_resources: Iterable[str] = ()) -> list[dict[str, Any]]:
     """The RBAC rules of the scan, one rule per (group, verb, resourceNames).
 
