@@ -66,6 +66,11 @@ def build_report(catalog: Catalog, facts: Facts, results: list[Result], started:
         reasons.append(f"{len(unreachable)} node(s) could not be inspected")
     if cluster.unavailable:
         reasons.append(f"{len(cluster.unavailable)} resource type(s) could not be read")
+    if cluster.configz_errors:
+        reasons.append(f"the live kubelet configuration (configz) of {len(cluster.configz_errors)} node(s) "
+                       f"could not be read")
+    if cluster.source == "api" and not cluster.identity.version:
+        reasons.append("the API server's version (/version) could not be read")
     scan = ScanInfo(
         started=started, finished=finished or utc_now(), benchmark=catalog.benchmark,
         benchmark_title=catalog.title, benchmark_version=catalog.version,
