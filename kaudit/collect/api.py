@@ -35,6 +35,8 @@ from kubernetes.config.config_exception import ConfigException
 
 from kaudit import yamlsafe
 from kaudit.collect import ClusterSource, Progress, SourceError, no_progress
+from kaudit.collect.limits import (DEFAULT_API_DEADLINE, DEFAULT_CONFIGZ_TIMEOUT, DEFAULT_EXEC_TIMEOUT,
+                                   DEFAULT_MAX_LIST_PAGES, DEFAULT_REQUEST_TIMEOUT)
 from kaudit.collect.permissions import (GATEKEEPER_CONSTRAINTS_GROUP, NODE_PROXY_RULE, READS,
                                         ResourceRead)
 from kaudit.collect.platform import detect_identity
@@ -44,16 +46,6 @@ from kaudit.model import ClusterFacts, NODE, NAMESPACE, kind_key
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER = 30.0      # seconds: never let a server park the scan longer per attempt
 MAX_BACKOFF = 8.0
-
-# Time limits (all `kaudit scan` options; docs/live-api.md). Each is a total:
-# connect, headers and the whole body, however slowly the bytes arrive.
-DEFAULT_REQUEST_TIMEOUT = 30.0    # one request (one list page, discovery, /version)
-DEFAULT_CONFIGZ_TIMEOUT = 10.0    # one node's configz through the API server proxy
-DEFAULT_API_DEADLINE = 600.0      # the whole API collection, retries included
-DEFAULT_EXEC_TIMEOUT = 30.0       # a kubeconfig exec credential plugin
-# A list that pages on past this many pages is broken (an endless continue
-# token); 10,000 pages of 500 is five million objects.
-DEFAULT_MAX_LIST_PAGES = 10_000
 
 
 # ---------------------------------------------------------------------------

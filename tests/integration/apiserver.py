@@ -519,6 +519,12 @@ class _Handler(BaseHTTPRequestHandler):
         except (ssl.SSLError, ConnectionError, TimeoutError):
             pass
 
+    def finish(self) -> None:
+        try:
+            super().finish()
+        except (ssl.SSLError, OSError):   # the client hung up (a reset, a time-out): nothing to flush
+            pass
+
     def do_GET(self) -> None:
         self._dispatch("GET")
 

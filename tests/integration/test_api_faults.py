@@ -256,3 +256,24 @@ def test_a_working_exec_plugin_still_authenticates(api_server, tmp_path):
     path = tmp_path / "kubeconfig"
     path.write_text(yaml.safe_dump(cfg))
     assert len(ApiSource(str(path)).collect().of_kind(POD)) == 7
+
+
+# -- the command line -----------------------------------------------------------------------------
+
+
+def test_scan_options_set_the_limits(api_server, kubeconfig_for, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    api_server.inject(r"^/api/v1/nodes$", "trickle", seconds=0.2)
+    out = tmp_path / "out"
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower() and k != "KUBECONFIG"}
+    run = subprocess.run([sys.executable, "-m", "kaudit", "scan", "--kubeconfig", kubeconfig_for(api_server),
+                          "--api-request-timeout", "1.5", "--api-deadline", "60", "--configz-timeout", "2",
+                          "--api-max-pages", "50", "--exec-timeout", "5", "--output-dir", str(out),
+                          "--format", "json", "-q"], capture_output=True, text=True, env=env, timeout=120)
+    assert run.returncode not in (0, 2), run.stderr
+    scan = json.loads((out / "report.json").read_text())["scan"]
+    assert scan["complete"] is False
+    assert "Node: could not list nodes: no complete answer within 1.5s" in scan["collection_errors"]
