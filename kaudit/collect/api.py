@@ -152,17 +152,21 @@ def _within(seconds: float, load: Callable[[], None], hung_message: Callable[[],
 
 
 def _child_pids() -> set[int]:
-    """This process's children (Linux /proc): the exec plugin's processes."""
-    me = str(os.getpid())
-    pids: set[int] = set()
+    """This process's descendants (Linux /proc): the exec plugin and whatever
+    it started (`aws` runs python, `kubelogin` a browser helper)."""
+    parents: dict[int, int] = {}
     for entry in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = entry.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
+            parents[int(entry.parent.name)] = int(fields[1])
+        except (OSError, IndexError, ValueError):
             continue
-        if len(fields) > 1 and fields[1] == me:
-            pids.add(int(entry.parent.name))
-    return pids
+    found: set[int] = set()
+    frontier = {os.getpid()}
+    while frontier:
+        frontier = {pid for pid, ppid in parents.items() if ppid in frontier and pid not in found}
+        found |= frontier
+    return found
 
 
 def _exec_hung_message(path: str, context: Mapping[str, Any] | None, seconds: float) -> str:

@@ -224,7 +224,8 @@ def test_configz_failure_makes_the_report_incomplete(api_server, kubeconfig_for,
 def test_a_hanging_exec_plugin_is_stopped_with_one_line(api_server, tmp_path):
     marker = tmp_path / "plugin.pid"
     plugin = tmp_path / "hang-plugin"
-    plugin.write_text(f"#!/bin/sh\necho $$ > {marker}\nexec sleep 300\n")
+    # The plugin starts a helper of its own (as `aws` starts python): both must go.
+    plugin.write_text(f"#!/bin/sh\nsleep 300 &\necho $! > {marker}\nwait\n")
     plugin.chmod(0o755)
     cfg = api_server.kubeconfig_dict()
     cfg["users"][0]["user"] = {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1",
@@ -242,7 +243,7 @@ def test_a_hanging_exec_plugin_is_stopped_with_one_line(api_server, tmp_path):
             break
         time.sleep(0.1)
     else:
-        pytest.fail(f"the exec plugin (pid {pid}) is still running")
+        pytest.fail(f"the exec plugin's helper (pid {pid}) is still running")
 
 
 def test_a_working_exec_plugin_still_authenticates(api_server, tmp_path):
