@@ -774,7 +774,10 @@ class ApiSource(ClusterSource):
                                         facts: ClusterFacts, progress: Progress) -> None:
         """Gatekeeper makes one constraint CRD per template: list every kind
         discovery shows in constraints.gatekeeper.sh."""
-        served = (groups or {}).get(GATEKEEPER_CONSTRAINTS_GROUP)
+        if groups is None:      # unknown whether Gatekeeper is installed: its constraints are unseen
+            facts.unavailable[f"*.{GATEKEEPER_CONSTRAINTS_GROUP}"] = "API discovery failed (/apis); not collected"
+            return
+        served = groups.get(GATEKEEPER_CONSTRAINTS_GROUP)
         if not served:
             return
         version = served[0]

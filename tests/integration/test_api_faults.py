@@ -208,6 +208,22 @@ def test_discovery_failure_of_one_group_makes_its_kinds_errors(api_server, kubec
                for e in rep.scan.collection_errors)
 
 
+def test_gatekeeper_constraint_discovery_failure_hides_no_policy(make_api_server, kubeconfig_for):
+    from apiserver import ResourceType
+    server = make_api_server(sample_cluster(), extra_types=[
+        ResourceType("constraints.gatekeeper.sh", "v1beta1", "k8spspprivilegedcontainer",
+                     "K8sPSPPrivilegedContainer", False, True)])
+    server.inject(r"^/apis/constraints.gatekeeper.sh/v1beta1$", "status", status=503)
+    facts = source(server, kubeconfig_for).collect()
+    assert facts.unavailable["*.constraints.gatekeeper.sh"].startswith(
+        "API discovery of constraints.gatekeeper.sh/v1beta1 failed: HTTP 503")
+    server.faults.clear()
+    server.inject(r"^/apis$", "status", status=500)
+    facts = source(server, kubeconfig_for).collect()
+    assert facts.unavailable["*.constraints.gatekeeper.sh"] == "API discovery failed (/apis); not collected"
+    assert facts.unavailable["ClusterRole"] == "API discovery failed (/apis); not collected"
+
+
 def test_configz_failure_makes_the_report_incomplete(api_server, kubeconfig_for, baseline):
     api_server.configz["worker-2"] = 503
     rep = report(api_server, kubeconfig_for, page_size=2)
