@@ -14,7 +14,7 @@ server. Each scan must:
   report incomplete; a fault that was never hit (a later-page fault on a
   one-page list) changes nothing at all.
 
-Short limits keep it fast: 0.5 s per request, 2 attempts, pages of 2.
+Short limits keep it fast: 1 s per request, 2 attempts, pages of 2.
 """
 from __future__ import annotations
 
@@ -93,7 +93,7 @@ def kubeconfig(server: FakeApiServer) -> str:
 
 
 def scan(kubeconfig: str) -> Report:
-    source = ApiSource(kubeconfig, page_size=2, request_timeout=0.5, configz_timeout=0.5, deadline=30,
+    source = ApiSource(kubeconfig, page_size=2, request_timeout=1, configz_timeout=1, deadline=60,
                        max_list_pages=20, max_attempts=2, backoff=0.01)
     return run_scan(ScanRequest(catalog=CATALOG, cluster_source=source))
 

@@ -159,8 +159,8 @@ def test_a_trickling_node_list_is_cut_at_the_request_limit(api_server, kubeconfi
 
 def test_a_trickling_configz_is_cut_at_the_configz_limit(api_server, kubeconfig_for):
     api_server.inject(r"^/api/v1/nodes/worker-1/proxy/configz$", "trickle", seconds=0.2)
-    facts = source(api_server, kubeconfig_for, configz_timeout=1).collect()
-    assert facts.configz_errors == {"worker-1": "timed out: no complete answer within 1s"}
+    facts = source(api_server, kubeconfig_for, configz_timeout=2).collect()
+    assert facts.configz_errors == {"worker-1": "timed out: no complete answer within 2s"}
     assert sorted(facts.kubelet_configz) == ["cp-1", "worker-2"]
 
 
@@ -188,12 +188,12 @@ def test_past_the_deadline_nothing_more_is_requested(api_server, kubeconfig_for)
 
 
 @pytest.mark.parametrize("fault", [("status", {"status": 500}), ("body", {"body": {"major": "1"}}),
-                                   ("hang", {"seconds": 3}), ("reset", {})],
+                                   ("hang", {"seconds": 5}), ("reset", {})],
                          ids=["500", "no-gitVersion", "hang", "reset"])
 def test_version_failure_makes_the_report_incomplete(api_server, kubeconfig_for, baseline, fault):
     kind, kw = fault
     api_server.inject(r"^/version$", kind, **kw)
-    rep = report(api_server, kubeconfig_for, page_size=2, request_timeout=1)
+    rep = report(api_server, kubeconfig_for, page_size=2, request_timeout=2)
     assert rep.scan.cluster.version is None
     assert rep.scan.complete is False
     assert "the API server's version (/version) could not be read" in rep.scan.incomplete_reasons
