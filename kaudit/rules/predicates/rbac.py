@@ -18,7 +18,7 @@ from kaudit.model import (CLUSTER, CLUSTER_ROLE, NAMESPACE, POD, SERVICE_ACCOUNT
 from kaudit.rules.predicates import Context, predicate
 from kaudit.rules.predicates._common import capped, missing_kind_findings, namespace_names, safe
 from kaudit.rules.predicates._rbac_index import (ALLOW_LISTED_WILDCARD_ROLES, RBAC_KINDS, Ask, Grant, RbacIndex,
-                                                 Subject, build_rbac_index)
+                                                 ResolvedRole, Rule, Subject, build_rbac_index)
 from kaudit.rules.predicates._workload_index import WorkloadIndex, build_workload_index
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
@@ -27,10 +27,25 @@ _ALL_VERBS = frozenset({"get", "list", "watch", "create", "update", "patch", "de
 # Named permission sets the checks ask about (check params: `permission`).
 PERMISSIONS: Mapping[str, tuple[str, tuple[Ask, ...]]] = {
     "secrets_read": ("get, list or watch Secrets", (Ask(frozenset({"get", "list", "watch"}), "", "secrets"),)),
-    "create_pods": ("create Pods", (Ask(frozenset({"create"}), "", "pods"),)),
+    # Creating a pod controller creates its pods: the controller does it
+    # with its own rights, from a template the creator wrote.
+    "create_pods": ("create Pods, directly or through a workload controller", (
+        Ask(frozenset({"create"}), "", "pods"),
+        *(Ask(frozenset({"create"}), group, resource, effect=f"creates pods through the {kind} controller")
+          for group, resource, kind in (("apps", "deployments", "Deployment"), ("apps", "replicasets", "ReplicaSet"),
+                                        ("apps", "statefulsets", "StatefulSet"), ("apps", "daemonsets", "DaemonSet"),
+                                        ("batch", "jobs", "Job"), ("batch", "cronjobs", "CronJob"),
+                                        ("", "replicationcontrollers", "ReplicationController"))),
+    )),
+    # pkg/registry/rbac/escalation_check.go: `escalate` is authorized with the
+    # role request's own namespace (none for a ClusterRole: only a
+    # ClusterRoleBinding grants it); `bind` with the namespace of the binding
+    # being created (a RoleBinding granting bind on clusterroles lets its
+    # subjects bind any ClusterRole in that namespace).
     "bind_escalate_impersonate": ("bind or escalate roles, or impersonate", (
         Ask(frozenset({"bind", "escalate"}), RBAC_GROUP, "roles"),
-        Ask(frozenset({"bind", "escalate"}), RBAC_GROUP, "clusterroles"),
+        Ask(frozenset({"bind"}), RBAC_GROUP, "clusterroles"),
+        Ask(frozenset({"escalate"}), RBAC_GROUP, "clusterroles", cluster_scoped=True),
         Ask(frozenset({"impersonate"}), "", "users", cluster_scoped=True),
         Ask(frozenset({"impersonate"}), "", "groups", cluster_scoped=True),
         Ask(frozenset({"impersonate"}), "", "serviceaccounts"),
@@ -86,6 +101,8 @@ def workload_index(facts: Facts, ctx: Context) -> WorkloadIndex:
 
 def _grant_evidence(g: Grant) -> Evidence:
     notes = [f"scope: {g.binding.scope()}"]
+    if g.granted:
+        notes.insert(0, "grants " + "; ".join(g.granted))
     if g.rule.declared_in != g.role.name:
         notes.append(f"rule aggregated from ClusterRole {safe(g.rule.declared_in)}")
     if g.named_only:
@@ -142,9 +159,20 @@ def permission(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Conte
     return findings
 
 
+def _full_control_rule(role: ResolvedRole) -> Rule | None:
+    """A rule granting every verb on every resource in every API group (no
+    resourceNames): what cluster-admin is, whatever the role is called."""
+    for r in role.rules:
+        if "*" in r.verbs and "*" in r.api_groups and "*" in r.resources and not r.resource_names:
+            return r
+    return None
+
+
 @predicate("rbac.cluster_admin")
 def cluster_admin(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Context) -> Iterable[Finding]:
-    """Bindings (cluster-wide or namespaced) whose roleRef is the cluster-admin ClusterRole."""
+    """Bindings (cluster-wide or namespaced) whose roleRef is the cluster-admin
+    ClusterRole, and ClusterRoleBindings to any role that is cluster-admin in
+    all but name (`*` verbs on `*` resources in `*` groups, aggregation included)."""
     findings = _rbac_findings_start(facts)
     complete = _rbac_complete(findings)
     idx = rbac_index(facts, ctx)
@@ -152,30 +180,46 @@ def cluster_admin(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Co
     allowed: list[Evidence] = []
     bad_count = 0
     for b in idx.bindings:
+        equivalent = None
         if b.role_kind != CLUSTER_ROLE or b.role_name != "cluster-admin":
-            continue
+            role = idx.role_for(b)
+            if b.kind != "ClusterRoleBinding" or role is None:
+                continue
+            equivalent = _full_control_rule(role)
+            if equivalent is None:
+                continue
+        role_label = f"{b.role_kind} {b.role_name}"
         ev = []
         for s in b.subjects:
             why = allow_listed_grant(b, s)
-            e = Evidence(safe(f"{s.label()} → {b.label()} → ClusterRole cluster-admin", 400),
+            note = f"allow-listed: {why}" if why else None
+            if equivalent is not None:
+                note = f"cluster-admin equivalent: {equivalent.render()}" + (
+                    f" (aggregated from ClusterRole {safe(equivalent.declared_in)})"
+                    if equivalent.declared_in != b.role_name else "")
+            e = Evidence(safe(f"{s.label()} → {b.label()} → {role_label}", 400),
                          "full control of " + ("the cluster" if b.kind == "ClusterRoleBinding"
                                                else f"namespace {b.namespace}"),
-                         safe(b.origin), expected="cluster-admin only where required",
-                         note=f"allow-listed: {why}" if why else None)
+                         safe(b.origin), expected="cluster-admin only where required", note=note)
             (allowed if why else ev).append(e)
         if not ev:
             continue
         bad_count += 1
         target = Target(b.kind, b.name, b.namespace)
-        findings.append(Finding(Status.FAIL, target,
-                                f"{b.label()} grants cluster-admin to {len(ev)} subject(s): "
-                                + safe(", ".join(e.what.split(" → ")[0] for e in ev), 400), capped(ev)))
+        who = safe(", ".join(e.what.split(" → ")[0] for e in ev), 400)
+        if equivalent is not None:
+            msg = (f"{b.label()} grants {safe(role_label)}, cluster-admin equivalent (every verb on every resource "
+                   f"in every API group), to {len(ev)} subject(s): {who}")
+        else:
+            msg = f"{b.label()} grants cluster-admin to {len(ev)} subject(s): {who}"
+        findings.append(Finding(Status.FAIL, target, msg, capped(ev)))
     if allowed:
         findings.append(Finding(Status.PASS, CLUSTER,
                                 f"{len(allowed)} cluster-admin grant(s) are Kubernetes/kubeadm defaults "
                                 "(allow-listed, shown for review)", capped(allowed)))
     if bad_count == 0 and complete:
-        findings.append(Finding(Status.PASS, CLUSTER, "cluster-admin is bound only by Kubernetes' own defaults",
+        findings.append(Finding(Status.PASS, CLUSTER, "cluster-admin, and any role equivalent to it, is bound only "
+                                "by Kubernetes' own defaults",
                                 (Evidence("bindings examined", str(len(idx.bindings)), "RBAC"),)))
     return findings
 
