@@ -16,7 +16,7 @@ from kaudit.catalog import Check
 from kaudit.model import (CLUSTER, CLUSTER_ROLE, NAMESPACE, POD, SERVICE_ACCOUNT, WORKLOAD_KINDS, Evidence,
                           Facts, Finding, Status, Target)
 from kaudit.rules.predicates import Context, predicate
-from kaudit.rules.predicates._common import capped, missing_kind_findings, namespace_names, safe
+from kaudit.rules.predicates._common import as_list, as_map, capped, missing_kind_findings, namespace_names, safe
 from kaudit.rules.predicates._rbac_index import (ALLOW_LISTED_WILDCARD_ROLES, RBAC_KINDS, Ask, Grant, RbacIndex,
                                                  ResolvedRole, Rule, Subject, build_rbac_index)
 from kaudit.rules.predicates._workload_index import WorkloadIndex, build_workload_index
@@ -350,15 +350,50 @@ def default_service_accounts(facts: Facts, check: Check, params: Mapping[str, An
 
 
 def _token_mounted(t, sa_obj) -> bool:
-    for _, spec in t.specs():
-        pod_setting = spec.get("automountServiceAccountToken")
-        if pod_setting is not None:
-            if pod_setting is True:
-                return True
+    return any(token_mount_reasons(spec, sa_obj) for _, spec in t.specs())
+
+
+# The volume the ServiceAccount admission plugin adds when a token is automounted
+# (plugin/pkg/admission/serviceaccount: "kube-api-access-" + random suffix).
+_AUTOMOUNT_VOLUME_PREFIX = "kube-api-access-"
+
+
+def token_mount_reasons(spec: Mapping[str, Any], sa_obj) -> list[str]:
+    """Why a pod spec gets a service account token, or [] when it gets none.
+
+    The automount setting (the pod's wins over the ServiceAccount's; default
+    true) decides only the token the admission plugin adds. A projected
+    volume with a `serviceAccountToken` source is a token the pod asked for
+    itself: the kubelet issues it whatever automountServiceAccountToken says."""
+    reasons = []
+    pod_setting = spec.get("automountServiceAccountToken")
+    sa_setting = sa_obj.body.get("automountServiceAccountToken") if sa_obj is not None else None
+    if pod_setting is True:
+        reasons.append("pod sets automountServiceAccountToken: true")
+    elif pod_setting is None and sa_setting is not False:
+        reasons.append("ServiceAccount " + ("not found" if sa_obj is None else "does not set "
+                       "automountServiceAccountToken: false") + " and the pod does not opt out")
+    automount = bool(reasons)
+    mounted_by = defaultdict(list)
+    for kind in ("initContainers", "containers", "ephemeralContainers"):
+        for c in as_list(spec.get(kind)):
+            for m in as_list(as_map(c).get("volumeMounts")):
+                mounted_by[as_map(m).get("name")].append(str(as_map(c).get("name", "?")))
+    for v in as_list(spec.get("volumes")):
+        v = as_map(v)
+        name = str(v.get("name", "?"))
+        sources = as_list(as_map(v.get("projected")).get("sources"))
+        if not any(as_map(src).get("serviceAccountToken") is not None for src in sources):
             continue
-        if sa_obj is None or sa_obj.body.get("automountServiceAccountToken") is not False:
-            return True
-    return False
+        if automount and name.startswith(_AUTOMOUNT_VOLUME_PREFIX):
+            continue      # the automounted token itself, already named
+        where = (f"mounted by {safe(', '.join(mounted_by[name]), 200)}" if mounted_by.get(name)
+                 else "issued to the pod by the kubelet")
+        why = f"explicit projected serviceAccountToken volume {safe(name, 80)} ({where})"
+        if not automount:
+            why += "; automountServiceAccountToken: false does not stop it"
+        reasons.append(why)
+    return reasons
 
 
 @predicate("rbac.token_mounts")
@@ -386,17 +421,7 @@ def token_mounts(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Con
         checked += 1
         sa_name = t.service_account()
         sa = sas.get((t.namespace, sa_name))
-        mounts = []
-        for where, spec in t.specs():
-            pod_setting = spec.get("automountServiceAccountToken")
-            if pod_setting is True:
-                mounts.append((where, "pod sets automountServiceAccountToken: true"))
-            elif pod_setting is None:
-                sa_setting = sa.body.get("automountServiceAccountToken") if sa is not None else None
-                if sa_setting is not False:
-                    mounts.append((where, "ServiceAccount " + ("not found" if sa is None else
-                                   "does not set automountServiceAccountToken: false") + " and the pod does not "
-                                   "opt out"))
+        mounts = [(where, how) for where, spec in t.specs() for how in token_mount_reasons(spec, sa)]
         if not mounts:
             continue
         has_rbac = (t.namespace, sa_name) in bound or t.namespace in group_bound
@@ -405,7 +430,8 @@ def token_mounts(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Con
         failed += 1
         reason = ("the default ServiceAccount is not meant to be used by workloads" if sa_name == "default"
                   else f"ServiceAccount {sa_name} has no RBAC binding, so the token grants it nothing it needs")
-        ev = [Evidence(f"{t.label()} ({where})", "token mounted", how, expected="automountServiceAccountToken: false")
+        ev = [Evidence(f"{t.label()} ({where})", "token mounted", how,
+                       expected="no token: automountServiceAccountToken: false and no projected token volume")
               for where, how in mounts[:3]]
         if len(mounts) > 3:
             ev.append(Evidence("more", f"{len(mounts) - 3} more pod(s) mount it", "workload"))

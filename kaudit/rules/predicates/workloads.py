@@ -10,7 +10,7 @@ count. Control-plane static pods have documented expectations
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from kaudit.catalog import Check
 from kaudit.model import (CLUSTER, MUTATING_WEBHOOK, NAMESPACE, NODE, POD, VALIDATING_WEBHOOK, WORKLOAD_KINDS,
@@ -39,6 +39,7 @@ CONTROL_TEXT = {
     "hostPorts": "host ports",
     "secretEnv": "Secrets in environment variables",
     "seccomp": "containers without a RuntimeDefault or Localhost seccomp profile",
+    "seccompLocalhost": "containers whose Localhost seccomp profile cannot be verified from the API",
     "securityContext": "containers without the minimum security context",
 }
 
@@ -179,16 +180,21 @@ def policy_mechanism(facts: Facts, check: Check, params: Mapping[str, Any], ctx:
     return findings
 
 
-def _workload_check(facts: Facts, ctx: Context, control: str, what_ok: str) -> list[Finding]:
+def _workload_check(facts: Facts, ctx: Context, control: str, what_ok: str,
+                    extra: Callable[[WorkloadIndex, set[Target]], list[Finding]] | None = None) -> list[Finding]:
+    """FAIL per violating workload; `extra` adds findings for the rest (the
+    summary PASS is given only when neither failed nor left anything to review)."""
     cluster = facts.cluster
     findings = missing_kind_findings(cluster, POD_KINDS)
     wl = workload_index(facts, ctx)
     fails, expected, _, examined = _violation_findings(facts, wl, control)
     findings.extend(fails)
+    more = extra(wl, {f.target for f in fails}) if extra else []
+    findings.extend(more)
     if expected:
         findings.append(Finding(Status.PASS, CLUSTER, "control-plane static pods: expected for "
                                 f"{CONTROL_TEXT[control]}, shown for review", capped(expected)))
-    if not fails and not cluster.missing(*POD_KINDS):
+    if not fails and not more and not cluster.missing(*POD_KINDS):
         findings.append(Finding(Status.PASS, CLUSTER, f"{examined} workload(s) checked: {what_ok}",
                                 (Evidence("workloads examined", str(examined), "pods and pod templates"),)))
     return findings
@@ -204,8 +210,26 @@ def secret_env(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Conte
 def seccomp(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Context) -> Iterable[Finding]:
     """5.6.2: every container runs with RuntimeDefault or Localhost seccomp
     (pod or container level; unset counts as set on nodes whose kubelet has
-    seccompDefault: true)."""
-    return _workload_check(facts, ctx, "seccomp", "every container has a RuntimeDefault or Localhost seccomp profile")
+    seccompDefault: true). A Localhost profile is a file on each node that
+    the API does not show: WARN with its path, for review on the nodes."""
+    return _workload_check(facts, ctx, "seccomp", "every container has a RuntimeDefault seccomp profile",
+                           _localhost_seccomp_findings)
+
+
+def _localhost_seccomp_findings(wl: WorkloadIndex, failed: set[Target]) -> list[Finding]:
+    out = []
+    for t in wl.targets:
+        items = wl.violations(t, "seccompLocalhost")
+        if not items or t.target() in failed:
+            continue
+        ev = [Evidence(text, "profile file on the node, not visible through the API", _where(wheres),
+                       expected="a reviewed profile at this path on every node the pod can run on")
+              for text, wheres in items.items()]
+        profiles = sorted({text.rsplit("Localhost ", 1)[-1] for text in items})
+        out.append(Finding(Status.WARN, t.target(),
+                           f"{t.label()} ({t.running()} running pod(s)) uses Localhost seccomp profile(s) "
+                           f"{safe(', '.join(profiles), 300)}: review the file(s) on the nodes", capped(ev)))
+    return out
 
 
 @predicate("workloads.security_context")
