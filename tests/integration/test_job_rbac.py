@@ -63,11 +63,14 @@ def every_addon_cluster() -> list[dict[str, Any]]:
     add("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy", "vap", spec={})
     add("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding", "vapb", spec={})
     add("cilium.io/v2", "CiliumNetworkPolicy", "c", "app", spec={})
-    add("cilium.io/v2", "CiliumClusterwideNetworkPolicy", "cc", spec={})
+    # Cluster-wide policies scoped to `app`: an empty one would select every pod of every
+    # namespace, and a namespace one readable policy covers needs no other (5.3.2).
+    add("cilium.io/v2", "CiliumClusterwideNetworkPolicy", "cc",
+        spec={"endpointSelector": {"matchLabels": {"k8s:io.kubernetes.pod.namespace": "app"}}})
     add("crd.projectcalico.org/v1", "NetworkPolicy", "p", "app", spec={})
-    add("crd.projectcalico.org/v1", "GlobalNetworkPolicy", "g", spec={})
+    add("crd.projectcalico.org/v1", "GlobalNetworkPolicy", "g", spec={"namespaceSelector": "projectcalico.org/name == 'app'"})
     add("projectcalico.org/v3", "NetworkPolicy", "p3", "app", spec={})
-    add("projectcalico.org/v3", "GlobalNetworkPolicy", "g3", spec={})
+    add("projectcalico.org/v3", "GlobalNetworkPolicy", "g3", spec={"namespaceSelector": "projectcalico.org/name == 'app'"})
     add("kyverno.io/v1", "ClusterPolicy", "k", spec={})
     add("kyverno.io/v1", "Policy", "kp", "app", spec={})
     add("templates.gatekeeper.sh/v1", "ConstraintTemplate", "t", spec={})

@@ -17,9 +17,10 @@ from kaudit.model import (CLUSTER, MUTATING_WEBHOOK, NAMESPACE, NODE, POD, VALID
                           Evidence, Facts, Finding, Status, Target)
 from kaudit.rules.predicates import Context, predicate
 from kaudit.rules.predicates._admission import (CONTROL_LEVEL, GATEKEEPER_SUFFIX, KYVERNO_CLUSTER_POLICY,
-                                                KYVERNO_POLICY, AdmissionIndex, build_admission_index,
+                                                KYVERNO_POLICY, KYVERNO_POLICY_EXCEPTION, AdmissionIndex, build_admission_index,
                                                 unavailable_policy_kinds)
-from kaudit.rules.predicates._common import as_list, as_map, capped, missing_kind_findings, namespace_names, safe
+from kaudit.rules.predicates._common import (as_list, as_map, capped, missing_kind_findings, namespace_names, safe,
+                                             str_list)
 from kaudit.rules.predicates._workload_index import EXPECTED_FOR_CONTROL_PLANE, WorkloadIndex, WorkloadTarget
 from kaudit.rules.predicates.rbac import workload_index
 
@@ -114,10 +115,20 @@ def _apply_seccomp_default(t: WorkloadTarget, items: dict[str, list[str]], on: s
     return out
 
 
+def _namespaces_with_workloads(facts: Facts, wl: WorkloadIndex) -> set[str] | None:
+    """Namespaces running or templating user workloads (control-plane static
+    pods are not user workloads); None when pods or workloads could not all
+    be collected, so no namespace can be shown to be empty."""
+    if facts.cluster.missing(*POD_KINDS):
+        return None
+    return {t.namespace for t in wl.targets if t.namespace and not t.static_component}
+
+
 @predicate("workloads.pod_security")
 def pod_security(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Context) -> Iterable[Finding]:
-    """5.2.2-5.2.12: per namespace, admission of params.control is blocked;
-    every workload violating it today fails."""
+    """5.2.2-5.2.12: per namespace with user workloads (the CIS remediation's
+    scope), admission of params.control is blocked; every workload violating
+    it today fails. Namespaces without workloads are named in one line."""
     control = params["control"]
     cluster = facts.cluster
     findings = missing_kind_findings(cluster, (NAMESPACE, *POD_KINDS))
@@ -125,27 +136,49 @@ def pod_security(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Con
     wl = workload_index(facts, ctx)
     fails, expected, per_ns, _ = _violation_findings(facts, wl, control)
     hidden = unavailable_policy_kinds(cluster)
+    exceptions_hidden = cluster.missing(KYVERNO_POLICY_EXCEPTION)
     counts = {ns: len(ts) for ns, ts in wl.by_namespace().items()}
     needed = CONTROL_LEVEL[control]
+    judged = _namespaces_with_workloads(facts, wl)
+    empty: list[Evidence] = []
     for ns in namespace_names(cluster):
-        enforced, psa_ev = adm.enforcing(ns, control)
+        enforced, psa_ev, idle = adm.enforcing(ns, control)
+        if judged is not None and ns not in judged:
+            empty.append(Evidence(f"namespace {ns}", "enforced" if enforced else "not enforced", "no workloads",
+                                  note=safe(enforced[0].what, 200) if enforced else f"needs {needed} or an "
+                                  "enforcing policy before workloads are added"))
+            continue
         tail = f"{counts.get(ns, 0)} workload(s), {per_ns.get(ns, 0)} in violation"
+        if enforced and exceptions_hidden and all(e.what.startswith("Kyverno ") for e in enforced):
+            findings.append(Finding(Status.ERROR, Target(NAMESPACE, ns),
+                                    f"only Kyverno blocks {CONTROL_TEXT[control]} in {ns}, and its PolicyExceptions "
+                                    f"could not be read: {safe(exceptions_hidden[KYVERNO_POLICY_EXCEPTION], 300)}",
+                                    capped(enforced)))
+            continue
         if enforced:
             findings.append(Finding(Status.PASS, Target(NAMESPACE, ns),
                                     f"admission of {CONTROL_TEXT[control]} is blocked in {ns} by "
-                                    f"{safe(enforced[0].what, 200)} ({tail})", capped(enforced)))
+                                    f"{safe(enforced[0].what, 200)} ({tail})", capped(enforced + idle)))
             continue
-        ev = [psa_ev, Evidence("Kyverno / Gatekeeper / ValidatingAdmissionPolicy rules blocking it", "none found",
-                               "policy objects", expected="at least one enforcing rule, or Pod Security "
-                               f"Admission enforce={needed}")]
+        ev = [psa_ev, *idle,
+              Evidence("Kyverno / Gatekeeper / ValidatingAdmissionPolicy rules blocking it",
+                       "none enforcing here" if idle else "none found", "policy objects",
+                       expected=f"at least one enforcing rule, or Pod Security Admission enforce={needed}")]
         if hidden:
             findings.append(Finding(Status.ERROR, Target(NAMESPACE, ns),
                                     f"no enforcement seen in {ns}, but policy objects could not be read: "
-                                    + safe("; ".join(f"{k}: {v}" for k, v in hidden.items()), 400), tuple(ev)))
+                                    + safe("; ".join(f"{k}: {v}" for k, v in hidden.items()), 400), capped(ev)))
             continue
         findings.append(Finding(Status.FAIL, Target(NAMESPACE, ns),
                                 f"nothing stops the admission of {CONTROL_TEXT[control]} in namespace {ns} "
-                                f"(needs Pod Security enforce={needed} or an enforcing policy; {tail})", tuple(ev)))
+                                f"(needs Pod Security enforce={needed} or an enforcing policy; {tail})", capped(ev)))
+    if empty:
+        bare = [e.what.removeprefix("namespace ") for e in empty if e.value == "not enforced"]
+        findings.append(Finding(Status.SKIP, CLUSTER,
+                                f"{len(empty)} namespace(s) run no workloads and are not judged (CIS scopes 5.2 to "
+                                f"namespaces with user workloads); {len(bare)} of them would not block "
+                                f"{CONTROL_TEXT[control]}" + (f": {safe(', '.join(bare), 300)}" if bare else ""),
+                                capped(empty, 60)))
     findings.extend(fails)
     if expected:
         findings.append(Finding(Status.PASS, CLUSTER, f"control-plane static pods do this by design "
@@ -170,6 +203,16 @@ def policy_mechanism(facts: Facts, check: Check, params: Mapping[str, Any], ctx:
           Evidence("Pod Security Admission cluster default", adm.default.level or "not visible",
                    adm.default.source or "kube-apiserver admission configuration", note=adm.default.note or None),
           Evidence("Kyverno / Gatekeeper / ValidatingAdmissionPolicy", "no enforcing pod rule", "policy objects")]
+    unknown = unrecognised_pod_webhooks(cluster)
+    if unknown:
+        # CIS 5.2.1 audit: review the policy mechanisms in place; kaudit cannot read what these enforce
+        findings.append(Finding(Status.WARN, CLUSTER, f"no policy control kaudit recognises enforces, but "
+                                f"{len(unknown)} admission webhook(s) of an engine it does not recognise intercept "
+                                "pods: review what they enforce: " + safe(", ".join(e.what for e in unknown), 300),
+                                capped(unknown + ev)))
+        return findings
+    if cluster.missing(VALIDATING_WEBHOOK, MUTATING_WEBHOOK):
+        hidden = {**hidden, **cluster.missing(VALIDATING_WEBHOOK, MUTATING_WEBHOOK)}
     if hidden:
         findings.append(Finding(Status.ERROR, CLUSTER, "no enforcing policy seen, but policy objects could not be "
                                 "read: " + safe("; ".join(f"{k}: {v}" for k, v in hidden.items()), 400), tuple(ev)))
@@ -178,6 +221,39 @@ def policy_mechanism(facts: Facts, check: Check, params: Mapping[str, Any], ctx:
                                 "enforcement and no enforcing Kyverno, Gatekeeper or ValidatingAdmissionPolicy "
                                 "rule for pods", tuple(ev)))
     return findings
+
+
+# Webhooks of the engines kaudit reads the policies of (Kyverno, Gatekeeper):
+# their verdict comes from those policies, not from the webhook's presence.
+_RECOGNISED_WEBHOOK_SUFFIXES = (".kyverno.svc", ".kyverno.svc-fail", ".kyverno.svc-ignore", ".gatekeeper.sh")
+
+
+def unrecognised_pod_webhooks(cluster) -> list[Evidence]:
+    """Admission webhooks that intercept pod creation and belong to no engine kaudit reads."""
+    out = []
+    for key in (VALIDATING_WEBHOOK, MUTATING_WEBHOOK):
+        for cfg in cluster.of_kind(key):
+            for hook in as_list(cfg.body.get("webhooks")):
+                hook = as_map(hook)
+                name = str(hook.get("name", ""))
+                if any(name.endswith(sfx) for sfx in _RECOGNISED_WEBHOOK_SUFFIXES) or "kyverno" in name.split("."):
+                    continue
+                if not any(_rule_matches_pod_create(as_map(r)) for r in as_list(hook.get("rules"))):
+                    continue
+                svc = as_map(as_map(hook.get("clientConfig")).get("service"))
+                where = f"service {svc.get('namespace')}/{svc.get('name')}" if svc else \
+                    str(as_map(hook.get("clientConfig")).get("url") or "no clientConfig")
+                out.append(Evidence(f"{key} {safe(cfg.name, 120)} webhook {safe(name, 120)}", "intercepts pod "
+                                    "creation", safe(where, 200), note=f"failurePolicy {safe(hook.get('failurePolicy', 'Fail'), 20)}"))
+    return out
+
+
+def _rule_matches_pod_create(rule: Mapping[str, Any]) -> bool:
+    groups = str_list(rule.get("apiGroups"))
+    resources = str_list(rule.get("resources"))
+    operations = str_list(rule.get("operations"))
+    return (("" in groups or "*" in groups) and any(r in ("pods", "*", "*/*") for r in resources)
+            and any(o in ("CREATE", "*") for o in operations))
 
 
 def _workload_check(facts: Facts, ctx: Context, control: str, what_ok: str,
