@@ -90,3 +90,13 @@ def test_host_policy_selects_no_pods():
     pol = ccnp("host-fw", spec={"nodeSelector": {"matchLabels": {"node-role.kubernetes.io/control-plane": ""}},
                                 "ingress": [{"fromEntities": ["cluster"]}]})
     assert statuses(run("5.3.2", facts_of(make_namespace("shop"), pol)))[("Namespace", None, "shop")] == "FAIL"
+
+
+def test_namespaced_policies_count_whatever_their_pod_selector():
+    # CIS counts the policies a namespace has; a selective one is named as such in the evidence
+    knp = make_netpol("web-only", "shop", ["Ingress"], selector={"matchLabels": {"app": "web"}})
+    pol = cnp("db-only", "billing", spec={"endpointSelector": {"matchLabels": {"app": "db"}}, "egress": [{}]})
+    results = run("5.3.2", facts_of(make_namespace("shop"), make_namespace("billing"), knp, pol))
+    for name in ("shop", "billing"):
+        r = ns_result(results, name)
+        assert r.status.value == "PASS" and r.evidence[0].note == "selects some pods"

@@ -273,6 +273,8 @@ def _cilium_reach(rule: Mapping[str, Any], ns: str, ns_labels: Mapping[str, str]
     if ns_only:
         m = label_selector_matches(sel, _cilium_endpoint_labels(ns, ns_labels))
         return None if m is None else ("every pod" if m else False)
+    if policy_ns is not None:
+        return "some pods"    # a namespaced policy counts, like a NetworkPolicy with a podSelector
     results = [label_selector_matches(sel, _cilium_endpoint_labels(ns, ns_labels, p.labels, p.service_account))
                for p in pods]
     if any(r is True for r in results):
