@@ -103,3 +103,18 @@ def test_reading_pod_controllers_does_not_create_pods():
     role = make_role("viewer", [rule(["get", "list", "watch"], ["deployments", "jobs"], ["apps", "batch"])])
     facts = facts_of(BOOTSTRAP, role, make_binding("viewer", "viewer", [subject("User", "carol")]))
     assert ("User", None, "carol") not in statuses(run("5.1.4", facts))
+
+
+def test_kaudit_own_service_account_gets_no_exemption():
+    """kaudit's shipped RBAC, scanned by kaudit without waivers: its own grants are findings."""
+    from pathlib import Path
+
+    from kaudit.collect.manifests import ManifestSource
+    from kaudit.model import Facts
+
+    job = Path(__file__).resolve().parents[2] / "job"
+    facts = Facts(cluster=ManifestSource([job / "rbac.yaml", job / "rbac-daemonset.yaml"]).collect())
+    me = ("ServiceAccount", "kaudit", "kaudit")
+    assert statuses(run("5.1.10", facts))[me] == "FAIL"      # get nodes/proxy, to read kubelet configz
+    r = by_target(run("5.1.4", facts))[me]                    # creates the collector DaemonSet, hence pods
+    assert r.status.value == "FAIL" and "DaemonSet controller" in r.evidence[0].note
