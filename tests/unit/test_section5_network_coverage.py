@@ -100,3 +100,10 @@ def test_namespaced_policies_count_whatever_their_pod_selector():
     for name in ("shop", "billing"):
         r = ns_result(results, name)
         assert r.status.value == "PASS" and r.evidence[0].note == "selects some pods"
+
+
+def test_pod_label_selector_without_collected_pods_is_not_a_fail():
+    pol = ccnp("web-ingress", spec={"endpointSelector": {"matchLabels": {"app": "web"}},
+                                    "ingress": [{"fromEntities": ["world"]}]})
+    facts = facts_of(make_namespace("shop"), pol, unavailable={"Pod": "forbidden: needs list on pods"})
+    assert statuses(run("5.3.2", facts))[("Namespace", None, "shop")] == "WARN"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from kaudit.catalog import Check
 from kaudit.model import (CALICO_GLOBAL_NETWORK_POLICY, CALICO_GLOBAL_NETWORK_POLICY_V3, CALICO_NETWORK_POLICY,
@@ -259,10 +259,11 @@ def _sa_of(spec: Mapping[str, Any]) -> str:
     return sa if isinstance(sa, str) and sa else "default"
 
 
-def _cilium_reach(rule: Mapping[str, Any], ns: str, ns_labels: Mapping[str, str], pods: list[_PodLabels],
-                  policy_ns: str | None) -> str | None | bool:
+def _cilium_reach(rule: Mapping[str, Any], ns: str, ns_labels: Mapping[str, str],
+                  pods: Callable[[str], list[_PodLabels] | None], policy_ns: str | None) -> str | None | bool:
     """Whether a Cilium rule selects pods of `ns`: "every pod", "some pods",
-    False, or None when kaudit cannot evaluate the selector."""
+    False, or None when kaudit cannot evaluate the selector (or the pods it
+    would be evaluated against were not collected)."""
     if policy_ns is not None and policy_ns != ns:
         return False
     if "endpointSelector" not in rule:
@@ -275,8 +276,11 @@ def _cilium_reach(rule: Mapping[str, Any], ns: str, ns_labels: Mapping[str, str]
         return None if m is None else ("every pod" if m else False)
     if policy_ns is not None:
         return "some pods"    # a namespaced policy counts, like a NetworkPolicy with a podSelector
+    known = pods(ns)
+    if known is None:
+        return None
     results = [label_selector_matches(sel, _cilium_endpoint_labels(ns, ns_labels, p.labels, p.service_account))
-               for p in pods]
+               for p in known]
     if any(r is True for r in results):
         return "some pods"
     return None if any(r is None for r in results) else False
@@ -306,8 +310,8 @@ def _calico_selector_matches(expr: Any, labels: Mapping[str, str]) -> bool | Non
     return result
 
 
-def _calico_reach(spec: Mapping[str, Any], ns: str, ns_labels: Mapping[str, str], pods: list[_PodLabels],
-                  policy_ns: str | None) -> str | None | bool:
+def _calico_reach(spec: Mapping[str, Any], ns: str, ns_labels: Mapping[str, str],
+                  pods: Callable[[str], list[_PodLabels] | None], policy_ns: str | None) -> str | None | bool:
     """Whether a Calico (Global)NetworkPolicy selects pods of `ns` (see _cilium_reach)."""
     if policy_ns is not None and policy_ns != ns:
         return False
@@ -319,10 +323,15 @@ def _calico_reach(spec: Mapping[str, Any], ns: str, ns_labels: Mapping[str, str]
     selector = spec.get("selector")
     if not str(selector or "").strip() or str(selector).strip() == "all()":
         return "every pod"
+    if policy_ns is not None:
+        return "some pods"    # a namespaced policy counts, like a NetworkPolicy with a podSelector
+    known = pods(ns)
+    if known is None:
+        return None
     results = [_calico_selector_matches(selector, {**p.labels, "projectcalico.org/namespace": ns,
                                                    "projectcalico.org/orchestrator": "k8s",
                                                    "projectcalico.org/serviceaccount": p.service_account})
-               for p in pods]
+               for p in known]
     if any(r is True for r in results):
         return "some pods"
     return None if any(r is None for r in results) else False
@@ -347,7 +356,16 @@ def _coverage(facts: Facts) -> dict[str, _Coverage]:
     cluster = facts.cluster
     names = namespace_names(cluster)
     labels = namespace_labels(cluster)
-    pods = _pods_by_namespace(cluster)
+    by_ns: dict[str, list[_PodLabels]] | None = None
+    pods_missing: bool | None = None
+
+    def pods(ns: str) -> list[_PodLabels] | None:
+        """The pods of `ns`, built on first use; None when pods or workloads were not collected."""
+        nonlocal by_ns, pods_missing
+        if pods_missing is None:
+            pods_missing = bool(cluster.missing(POD, *WORKLOAD_KINDS))
+            by_ns = _pods_by_namespace(cluster)
+        return None if pods_missing else by_ns.get(ns, [])
     cov = {ns: _Coverage([], set(), []) for ns in names}
 
     def count(ns: str, reach: str | None | bool, types: set[str], what: str, p: KObject) -> None:
@@ -370,7 +388,7 @@ def _coverage(facts: Facts) -> dict[str, _Coverage]:
             for ns in ([p.namespace] if p.namespace else names):
                 if ns not in cov:
                     continue
-                reaches = [(_cilium_reach(r, ns, labels.get(ns, {}), pods.get(ns, []), p.namespace),
+                reaches = [(_cilium_reach(r, ns, labels.get(ns, {}), pods, p.namespace),
                             _cilium_rule_types(r)) for r in rules]
                 hit = [(reach, types) for reach, types in reaches if reach]
                 what = f"{label} {p.ref()}" + ("" if p.namespace else " (cluster-wide)")
@@ -384,7 +402,7 @@ def _coverage(facts: Facts) -> dict[str, _Coverage]:
             spec = as_map(p.body.get("spec"))
             for ns in ([p.namespace] if p.namespace else names):
                 if ns in cov:
-                    count(ns, _calico_reach(spec, ns, labels.get(ns, {}), pods.get(ns, []), p.namespace),
+                    count(ns, _calico_reach(spec, ns, labels.get(ns, {}), pods, p.namespace),
                           _calico_types(spec), f"{label} {p.ref()}" + ("" if p.namespace else " (cluster-wide)"), p)
     return cov
 
