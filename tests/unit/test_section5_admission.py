@@ -157,3 +157,10 @@ def test_recognised_engine_webhook_without_enforcing_policy_still_fails():
     kyverno_hook["webhooks"][0]["clientConfig"]["service"]["name"] = "kyverno-svc"
     facts = facts_of(namespaces("shop"), kyverno_hook)
     assert by_target(run("5.2.1", facts))[("Cluster", None, "cluster")].status.value == "FAIL"
+
+
+def test_mutating_sidecar_injector_is_not_a_policy_mechanism():
+    injector = webhook_config("istio-sidecar-injector", "istio-system", ["pods"], operations=("CREATE",))
+    injector["kind"] = "MutatingWebhookConfiguration"
+    facts = facts_of(namespaces("shop"), injector)
+    assert by_target(run("5.2.1", facts))[("Cluster", None, "cluster")].status.value == "FAIL"

@@ -211,8 +211,8 @@ def policy_mechanism(facts: Facts, check: Check, params: Mapping[str, Any], ctx:
                                 "pods: review what they enforce: " + safe(", ".join(e.what for e in unknown), 300),
                                 capped(unknown + ev)))
         return findings
-    if cluster.missing(VALIDATING_WEBHOOK, MUTATING_WEBHOOK):
-        hidden = {**hidden, **cluster.missing(VALIDATING_WEBHOOK, MUTATING_WEBHOOK)}
+    if cluster.missing(VALIDATING_WEBHOOK):
+        hidden = {**hidden, **cluster.missing(VALIDATING_WEBHOOK)}
     if hidden:
         findings.append(Finding(Status.ERROR, CLUSTER, "no enforcing policy seen, but policy objects could not be "
                                 "read: " + safe("; ".join(f"{k}: {v}" for k, v in hidden.items()), 400), tuple(ev)))
@@ -229,22 +229,24 @@ _RECOGNISED_WEBHOOK_SUFFIXES = (".kyverno.svc", ".kyverno.svc-fail", ".kyverno.s
 
 
 def unrecognised_pod_webhooks(cluster) -> list[Evidence]:
-    """Admission webhooks that intercept pod creation and belong to no engine kaudit reads."""
+    """Validating admission webhooks that intercept pod creation and belong to
+    no engine kaudit reads. Mutating webhooks (sidecar injectors, defaulting)
+    change pods rather than judge them: they are not a policy control."""
     out = []
-    for key in (VALIDATING_WEBHOOK, MUTATING_WEBHOOK):
-        for cfg in cluster.of_kind(key):
-            for hook in as_list(cfg.body.get("webhooks")):
-                hook = as_map(hook)
-                name = str(hook.get("name", ""))
-                if any(name.endswith(sfx) for sfx in _RECOGNISED_WEBHOOK_SUFFIXES) or "kyverno" in name.split("."):
-                    continue
-                if not any(_rule_matches_pod_create(as_map(r)) for r in as_list(hook.get("rules"))):
-                    continue
-                svc = as_map(as_map(hook.get("clientConfig")).get("service"))
-                where = f"service {svc.get('namespace')}/{svc.get('name')}" if svc else \
-                    str(as_map(hook.get("clientConfig")).get("url") or "no clientConfig")
-                out.append(Evidence(f"{key} {safe(cfg.name, 120)} webhook {safe(name, 120)}", "intercepts pod "
-                                    "creation", safe(where, 200), note=f"failurePolicy {safe(hook.get('failurePolicy', 'Fail'), 20)}"))
+    for cfg in cluster.of_kind(VALIDATING_WEBHOOK):
+        for hook in as_list(cfg.body.get("webhooks")):
+            hook = as_map(hook)
+            name = str(hook.get("name", ""))
+            if any(name.endswith(sfx) for sfx in _RECOGNISED_WEBHOOK_SUFFIXES) or "kyverno" in name.split("."):
+                continue
+            if not any(_rule_matches_pod_create(as_map(r)) for r in as_list(hook.get("rules"))):
+                continue
+            svc = as_map(as_map(hook.get("clientConfig")).get("service"))
+            where = f"service {svc.get('namespace')}/{svc.get('name')}" if svc else \
+                str(as_map(hook.get("clientConfig")).get("url") or "no clientConfig")
+            out.append(Evidence(f"{VALIDATING_WEBHOOK} {safe(cfg.name, 120)} webhook {safe(name, 120)}",
+                                "intercepts pod creation", safe(where, 200),
+                                note=f"failurePolicy {safe(hook.get('failurePolicy', 'Fail'), 20)}"))
     return out
 
 
