@@ -23,6 +23,7 @@ def test_automount_off_but_explicit_projected_token_mounts_a_token():
     text = " ".join(f"{e.what} {e.value} {e.source}" for e in r.evidence)
     assert "projected serviceAccountToken volume vault-token" in text
     assert "automountServiceAccountToken: false" in text    # says the opt-out does not stop it
+    assert "explicit projected serviceAccountToken volume vault-token" in r.message
 
 
 def test_automount_off_without_token_volume_mounts_nothing():

@@ -435,7 +435,10 @@ def token_mounts(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Con
               for where, how in mounts[:3]]
         if len(mounts) > 3:
             ev.append(Evidence("more", f"{len(mounts) - 3} more pod(s) mount it", "workload"))
-        findings.append(Finding(Status.FAIL, t.target(), f"{t.label()} mounts a service account token "
+        explicit = next((how for _, how in mounts if how.startswith("explicit projected")), None)
+        how_mounted = f" through an {explicit.split(' (')[0]}, despite automountServiceAccountToken: false" \
+            if explicit and "does not stop it" in explicit else ""
+        findings.append(Finding(Status.FAIL, t.target(), f"{t.label()} mounts a service account token{how_mounted} "
                                 f"({t.running()} running pod(s)) but {reason}", tuple(ev)))
     if failed == 0 and not cluster.missing(POD, SERVICE_ACCOUNT, *WORKLOAD_KINDS, *RBAC_KINDS):
         findings.append(Finding(Status.PASS, CLUSTER, f"{checked} workload(s) checked; every mounted token belongs "
