@@ -71,7 +71,13 @@ def every_addon_cluster() -> list[dict[str, Any]]:
     add("crd.projectcalico.org/v1", "GlobalNetworkPolicy", "g", spec={"namespaceSelector": "projectcalico.org/name == 'app'"})
     add("projectcalico.org/v3", "NetworkPolicy", "p3", "app", spec={})
     add("projectcalico.org/v3", "GlobalNetworkPolicy", "g3", spec={"namespaceSelector": "projectcalico.org/name == 'app'"})
-    add("kyverno.io/v1", "ClusterPolicy", "k", spec={})
+    # Enforcing in kube-system (no Pod Security label there), so its PolicyExceptions matter.
+    add("kyverno.io/v1", "ClusterPolicy", "k", spec={"validationFailureAction": "Enforce", "rules": [
+        {"name": "privileged", "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
+         "validate": {"pattern": {"spec": {"containers": [{"=(securityContext)": {"=(privileged)": "false"}}]}}}}]})
+    add("kyverno.io/v2", "PolicyException", "e", "kube-system", spec={
+        "exceptions": [{"policyName": "k", "ruleNames": ["other"]}],
+        "match": {"any": [{"resources": {"kinds": ["Pod"], "namespaces": ["kube-system"]}}]}})
     add("kyverno.io/v1", "Policy", "kp", "app", spec={})
     add("templates.gatekeeper.sh/v1", "ConstraintTemplate", "t", spec={})
     # kubeadm's kube-proxy: its settings (4.3.1) come from the kube-proxy ConfigMap.

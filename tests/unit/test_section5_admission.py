@@ -164,3 +164,10 @@ def test_mutating_sidecar_injector_is_not_a_policy_mechanism():
     injector["kind"] = "MutatingWebhookConfiguration"
     facts = facts_of(namespaces("shop"), injector)
     assert by_target(run("5.2.1", facts))[("Cluster", None, "cluster")].status.value == "FAIL"
+
+
+def test_unreadable_policy_exceptions_cannot_turn_a_fail_into_anything_else():
+    # an exception only takes enforcement away: a namespace nothing enforces fails regardless
+    facts = facts_of(namespaces("shop"),
+                     unavailable={"PolicyException.kyverno.io": "forbidden: needs list on policyexceptions.kyverno.io"})
+    assert statuses(run("5.2.2", facts))[("Namespace", None, "shop")] == "FAIL"

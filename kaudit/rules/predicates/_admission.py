@@ -542,7 +542,9 @@ def _vap_rules(cluster: ClusterFacts) -> list[PolicyRule]:
     return out
 
 
-POLICY_KINDS = (KYVERNO_CLUSTER_POLICY, KYVERNO_POLICY, KYVERNO_POLICY_EXCEPTION, VALIDATING_ADMISSION_POLICY,
+# Kinds that may hold enforcement kaudit did not see. PolicyExceptions are not
+# among them: they only take enforcement away (see workloads.pod_security).
+POLICY_KINDS = (KYVERNO_CLUSTER_POLICY, KYVERNO_POLICY, VALIDATING_ADMISSION_POLICY,
                 VALIDATING_ADMISSION_POLICY_BINDING)
 
 
