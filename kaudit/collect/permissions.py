@@ -113,7 +113,7 @@ READS: tuple[ResourceRead, ...] = (
     _r("kyverno.io", "v1", "clusterpolicies", "ClusterPolicy", False, "policy engine (5.2, 5.7)",
        optional=True),
     _r("kyverno.io", "v1", "policies", "Policy", True, "policy engine (5.2, 5.7)", optional=True),
-    _r("kyverno.io", "v2,v2beta1", "policyexceptions", "PolicyException", True,
+    _r("kyverno.io", "v2,v2beta1,v2alpha1", "policyexceptions", "PolicyException", True,
        "Kyverno policy exceptions: they take a rule away where they match (5.2)", optional=True),
 )
 
