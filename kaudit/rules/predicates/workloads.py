@@ -144,9 +144,11 @@ def pod_security(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Con
     for ns in namespace_names(cluster):
         enforced, psa_ev, idle = adm.enforcing(ns, control)
         if judged is not None and ns not in judged:
-            empty.append(Evidence(f"namespace {ns}", "enforced" if enforced else "not enforced", "no workloads",
-                                  note=safe(enforced[0].what, 200) if enforced else f"needs {needed} or an "
-                                  "enforcing policy before workloads are added"))
+            # the namespace's own Pod Security observation, so how its level was decided stays visible
+            status = (f"no workloads; blocked by {safe(enforced[0].what, 200)}" if enforced else
+                      f"no workloads; would not block {CONTROL_TEXT[control]}")
+            empty.append(Evidence(psa_ev.what, psa_ev.value, psa_ev.source, psa_ev.expected,
+                                  note="; ".join(n for n in (status, psa_ev.note) if n)))
             continue
         tail = f"{counts.get(ns, 0)} workload(s), {per_ns.get(ns, 0)} in violation"
         if enforced and exceptions_hidden and all(e.what.startswith("Kyverno ") for e in enforced):
@@ -173,7 +175,7 @@ def pod_security(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Con
                                 f"nothing stops the admission of {CONTROL_TEXT[control]} in namespace {ns} "
                                 f"(needs Pod Security enforce={needed} or an enforcing policy; {tail})", capped(ev)))
     if empty:
-        bare = [e.what.removeprefix("namespace ") for e in empty if e.value == "not enforced"]
+        bare = [e.what.rsplit(" ", 1)[-1] for e in empty if "would not block" in (e.note or "")]
         findings.append(Finding(Status.SKIP, CLUSTER,
                                 f"{len(empty)} namespace(s) run no workloads and are not judged (CIS scopes 5.2 to "
                                 f"namespaces with user workloads); {len(bare)} of them would not block "
