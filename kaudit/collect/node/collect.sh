@@ -192,11 +192,38 @@ manifests() {
 # listdir HOSTDIR: the directory and its entries (one level), metadata only.
 listdir() { walk "$1" 1; }
 
+# confdir HOSTDIR DEPTH: a directory of *.conf drop-ins (kubelet --config-dir,
+# kubelet.service.d): metadata of everything below it, contents of *.conf.
+# The kubelet walks --config-dir recursively (filepath.WalkDir).
+confdir() {
+    statf "$1" || return 0
+    cd_=$R$1
+    [ -d "$cd_" ] || return 0
+    if [ ! -r "$cd_" ] || [ ! -x "$cd_" ]; then
+        err "cannot list $1: permission denied"
+        return 0
+    fi
+    for ce in "$cd_"/* "$cd_"/.[!.]* "$cd_"/..?*; do
+        [ -e "$ce" ] || [ -L "$ce" ] || continue
+        if [ -d "$ce" ] && [ ! -L "$ce" ]; then
+            if [ "$2" -gt 0 ]; then confdir "${ce#"$R"}" $(($2 - 1)) "$3"; else statf "${ce#"$R"}"; fi
+        else
+            case $ce in
+                *.conf) content "${ce#"$R"}"
+                        case $KUBELET_DROPINS in *"$NL${ce#"$R"}$NL"*) ;;
+                            *) [ "$3" = kubelet ] && KUBELET_DROPINS=$KUBELET_DROPINS${ce#"$R"}$NL ;; esac ;;
+                *) statf "${ce#"$R"}" ;;
+            esac
+        fi
+    done
+}
+
 # ---------------------------------------------------------------------------
 # Flags that name files
 # ---------------------------------------------------------------------------
 
 KUBELET_CONFIG=
+KUBELET_DROPINS=$NL
 
 # follow COMPONENT FLAG VALUE
 follow() {
@@ -219,6 +246,7 @@ follow() {
         --encryption-provider-config) content "$fv" redact ;;
         --audit-policy-file|--admission-control-config-file|--authorization-config|--authentication-config)
             content "$fv" ;;
+        --config-dir) if [ "$1" = kubelet ]; then confdir "$fv" 8 kubelet; else statf "$fv"; fi ;;
         --pod-manifest-path) manifests "$fv" ;;
         --cert-dir|--cni-conf-dir) listdir "$fv" ;;
         *) statf "$fv" ;;
@@ -380,13 +408,11 @@ defaults() {
              /usr/lib/systemd/system/kubelet.service; do
         content "$u"
     done
-    for d in /etc/systemd/system/kubelet.service.d /lib/systemd/system/kubelet.service.d \
-             /usr/lib/systemd/system/kubelet.service.d; do
-        [ -d "$R$d" ] || continue
-        statf "$d"
-        for e in "$R$d"/*.conf; do
-            [ -e "$e" ] && content "${e#"$R"}"
-        done
+    # every directory systemd reads kubelet.service drop-ins from (same list
+    # as kaudit/rules/files.py KUBELET_UNIT_DIRS); an absent one is MISSING
+    for d in /etc/systemd/system/kubelet.service.d /run/systemd/system/kubelet.service.d \
+             /usr/lib/systemd/system/kubelet.service.d /lib/systemd/system/kubelet.service.d; do
+        confdir "$d" 0
     done
     # k3s and RKE2
     for dist in k3s rke2; do
@@ -453,6 +479,12 @@ main() {
     else
         kubelet_config_files /var/lib/kubelet/config.yaml
     fi
+    # the files the kubelet's drop-ins name (a drop-in may set clientCAFile)
+    while IFS= read -r kd; do
+        [ -n "$kd" ] && kubelet_config_files "$kd"
+    done <<EOF
+$KUBELET_DROPINS
+EOF
     defaults
 
     printf 'RUNNING'
