@@ -292,3 +292,27 @@ def test_node_object_not_inspected_while_node_access_was_used():
     r = {x.target.node: x for x in results("4.2.1", kn.facts([kn.worker()], kn.node_object("worker-9")))}
     assert r["worker-9"].status is Status.ERROR
     assert "not inspected" in r["worker-9"].message
+
+
+def test_report_is_incomplete_when_a_node_was_cut_short():
+    from kaudit.scan import build_report
+    cut = kn.worker("worker-2")
+    cut.processes = ()
+    cut.errors.append("collector output ended early (no END record): facts are incomplete")
+    facts = kn.facts([kn.worker(), cut])
+    report = build_report(CATALOG, facts, [], "2026-12-01T00:00:00Z")
+    assert report.scan.complete is False
+    assert any("worker-2" in r for r in report.scan.incomplete_reasons)
+
+
+def test_parse_is_bounded():
+    nf = with_dropins(kn.worker(), {"10-huge.conf": "a: " + "x" * (2 << 20) + "\n"})
+    r = only("4.2.1", kn.facts([nf]))
+    assert r.status is Status.ERROR and "10-huge.conf is too large" in r.message
+    # YAML aliases cannot make the evidence explode either
+    bomb = "a: &a [x,x,x,x,x,x,x,x]\n" + "".join(
+        f"{c}: &{c} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]\n" for p, c in zip("abcdefgh", "bcdefghi"))
+    bomb += "tlsCipherSuites: *i\n"
+    nf = with_dropins(kn.worker(), {"10-bomb.conf": bomb})
+    r = only("4.2.12", kn.facts([nf]))
+    assert r.status is Status.FAIL and len(r.evidence[0].value) < 10_000
