@@ -188,7 +188,7 @@ def _unreadable_config():
 def test_unreadable_config_error_says_why_not_no_node_access():
     r = only("4.2.1", kn.facts([_unreadable_config()], kn.node_object()))
     assert r.status is Status.ERROR
-    assert "unreadable: permission denied" in r.message
+    assert "config file unreadable: permission denied" in r.message and "/var/lib/kubelet/config.yaml" in r.message
     assert "no node access" not in r.message and "no live config" not in r.message
 
 

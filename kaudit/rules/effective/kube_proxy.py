@@ -107,7 +107,7 @@ def _attach(view: ProxyView, argv: tuple[str, ...], source: str, facts: Facts,
         if on_host is not None and on_host.exists and not on_host.error:
             view.config, view.config_error = node_yaml(nf, path, mapping=True)
             if view.config_error and path in nf.content_errors:
-                view.config_error = f"config file {path} unreadable: {nf.content_errors[path]}"
+                view.config_error = f"config file unreadable: {nf.content_errors[path]} ({path})"
             view.config_source = f"{path} on node {nf.name}"
             return
         if on_host is not None and on_host.error:

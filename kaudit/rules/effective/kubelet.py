@@ -156,7 +156,7 @@ def _reason(nf: NodeFacts, path: str, why: str | None) -> str | None:
     if why is None:
         return None
     if path in nf.content_errors:
-        return f"config file {path} unreadable: {nf.content_errors[path]}"
+        return f"config file unreadable: {nf.content_errors[path]} ({path})"
     return why
 
 
@@ -187,7 +187,7 @@ def _dropins(nf: NodeFacts, directory: str) -> list[ConfigLayer]:
             continue
         data, why = node_yaml(nf, fi.path, mapping=True)
         if why and fi.path in nf.content_errors:
-            why = f"drop-in {fi.path} unreadable: {nf.content_errors[fi.path]}"
+            why = f"drop-in unreadable: {nf.content_errors[fi.path]} ({fi.path})"
         layers.append(ConfigLayer(fi.path, DROP_IN, data, why))
     return layers
 
