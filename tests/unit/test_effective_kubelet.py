@@ -316,3 +316,12 @@ def test_parse_is_bounded():
     nf = with_dropins(kn.worker(), {"10-bomb.conf": bomb})
     r = only("4.2.12", kn.facts([nf]))
     assert r.status is Status.FAIL and len(r.evidence[0].value) < 10_000
+
+
+def test_flag_only_setting_with_configz_but_no_node_access_says_why():
+    facts = kn.facts([], kn.node_object())
+    facts.cluster.kubelet_configz["worker-1"] = {"authentication": {"anonymous": {"enabled": False}}}
+    assert only("4.2.1", facts).status is Status.PASS
+    r = only("4.2.7", facts)
+    assert r.status is Status.ERROR
+    assert "configz" in r.message and "node access is needed" in r.message

@@ -227,6 +227,10 @@ def effective_setting(view: KubeletView, spec: Mapping[str, Any], minor: int | N
         return Setting(value, CONFIGZ, view.live_source or "configz", note)
     if from_node is not None:
         return from_node
+    if view.live is not None and spec.get("flag"):
+        return Setting(None, UNKNOWN, view.live_source or "configz",
+                       "; ".join([f"--{spec['flag']} is a command-line flag, which the live config (configz) "
+                                  f"does not show: node access is needed"] + view.errors))
     return Setting(None, UNKNOWN, "no evidence",
                    "; ".join(view.errors) or "no live config (configz) and no node access for this node")
 
