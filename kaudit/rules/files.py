@@ -306,9 +306,9 @@ def _kubelet_paths(t: FileTarget, view: KubeletView, spec: Mapping[str, Any], mi
             if listing.error:
                 t.errors.append(f"{directory}: {listing.error}")
                 continue
-            unlisted = [e for e in nf.errors if e.startswith(f"cannot list {directory}")]
+            unlisted = nf.listing_error(directory)
             if unlisted:
-                t.errors.append(unlisted[0])
+                t.errors.append(unlisted)
                 continue
             for fi in nf.files_under(directory):
                 if fi.path.endswith(".conf") and posixpath.dirname(fi.path) == directory:

@@ -325,3 +325,16 @@ def test_flag_only_setting_with_configz_but_no_node_access_says_why():
     r = only("4.2.7", facts)
     assert r.status is Status.ERROR
     assert "configz" in r.message and "node access is needed" in r.message
+
+
+def test_directories_the_collector_could_not_list_are_errors():
+    # collect.sh: "cannot list DIR: permission denied" when it may stat but not read a directory
+    nf = with_dropins(kn.worker(), {"10-ro.conf": "readOnlyPort: 0\n"})
+    nf.errors.append(f"cannot list {DROPINS}: permission denied")
+    nf.errors.append("cannot list /usr/lib/systemd/system/kubelet.service.d: permission denied")
+    facts = kn.facts([nf])
+    r = only("4.2.4", facts)
+    assert r.status is Status.ERROR and "permission denied" in r.message and DROPINS in r.message
+    r = only("4.1.1", facts)
+    assert r.status is Status.ERROR and "kubelet.service.d" in r.message
+    assert only("4.2.7", facts).status is Status.PASS    # a flag-only setting needs no drop-in

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from kaudit import components as comp
-from kaudit.model import CONFIG_MAP, DAEMON_SET, Facts, KObject, NodeFacts, Target
+from kaudit.model import CONFIG_MAP, CUT_SHORT_ERROR, DAEMON_SET, Facts, KObject, NodeFacts, Target
 from kaudit.rules import defaults
 from kaudit.rules.effective.kubelet import find_process
 from kaudit.rules.effective.values import CONFIG_FILE, DEFAULT, FLAG, UNKNOWN, Setting, as_text, get_path
@@ -73,9 +73,8 @@ def kube_proxy_views(facts: Facts, ctx: Context | None = None) -> list[ProxyView
                 continue
             proc = find_process(nf, comp.PROXY)
             if proc is None:
-                cut = [e for e in nf.errors if "ended early" in e]
-                if cut:
-                    views.append(_uninspected(nf.name, f"node {nf.name} was not fully inspected: {cut[0]}"))
+                if nf.cut_short:
+                    views.append(_uninspected(nf.name, f"node {nf.name} was not fully inspected: {CUT_SHORT_ERROR}"))
                 continue
             running = True
             view = ProxyView(nf.name, Target("Node", nf.name, node=nf.name), node_facts=nf)

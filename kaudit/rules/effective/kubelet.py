@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from kaudit import components as comp
-from kaudit.model import NODE, Facts, NodeFacts, Target
+from kaudit.model import CUT_SHORT_ERROR, NODE, Facts, NodeFacts, Target
 from kaudit.rules import defaults
 from kaudit.rules.effective.values import (CONFIG_FILE, CONFIGZ, DEFAULT, DROP_IN, FLAG, UNKNOWN, Setting,
                                            as_text, get_path)
@@ -96,9 +96,8 @@ def kubelet_views(facts: Facts, ctx: Context | None = None) -> list[KubeletView]
                 continue
             proc = find_process(nf, comp.KUBELET)
             if proc is None:
-                cut = [e for e in nf.errors if "ended early" in e]
-                if cut:
-                    _uninspected(view_for(nf.name), f"node {nf.name} was not fully inspected: {cut[0]}")
+                if nf.cut_short:
+                    _uninspected(view_for(nf.name), f"node {nf.name} was not fully inspected: {CUT_SHORT_ERROR}")
                 elif nf.name in views:
                     views[nf.name].errors.append(f"no kubelet process found on node {nf.name}")
                 continue
@@ -174,9 +173,9 @@ def _dropins(nf: NodeFacts, directory: str) -> list[ConfigLayer]:
         # running one may have been started before it was removed.
         return [ConfigLayer(directory, DROP_IN, error=f"drop-in directory {directory} does not exist on node "
                                                         f"{nf.name}, yet the running kubelet names it")]
-    unlisted = [e for e in nf.errors if e.startswith(f"cannot list {directory}")]
+    unlisted = nf.listing_error(directory)
     if unlisted:
-        return [ConfigLayer(directory, DROP_IN, error=f"drop-in directory {directory}: {unlisted[0]}")]
+        return [ConfigLayer(directory, DROP_IN, error=f"drop-in directory {directory}: {unlisted}")]
     members = [f for f in nf.files_under(directory)
                if f.path.endswith(DROPIN_SUFFIX) and f.type != "dir"]
     members.sort(key=lambda f: posixpath.relpath(f.path, directory).split("/"))
