@@ -154,3 +154,12 @@ def test_append_port_if_needed():
     assert append_port_if_needed("::1", 10249) == "[::1]:10249"
     assert append_port_if_needed("[::1]:9", 10249) == "[::1]:9"
     assert append_port_if_needed("localhost", 10249) == "localhost"    # not an IP: left to validation
+
+
+def test_config_file_not_collected_and_not_mounted_from_a_configmap_is_error():
+    nf = kn.worker()
+    del nf.files[CONFIG]
+    r = only("4.3.1", kn.facts([nf], kn.proxy_configmap()))
+    assert r.status is Status.ERROR and "not collected" in r.message
+    # the DaemonSet shows the path is the ConfigMap mounted in the pod
+    assert only("4.3.1", kn.facts([nf], kn.proxy_daemonset(), kn.proxy_configmap())).status is Status.PASS

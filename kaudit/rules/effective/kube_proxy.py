@@ -112,15 +112,21 @@ def _attach(view: ProxyView, argv: tuple[str, ...], source: str, facts: Facts,
         if on_host is not None and on_host.error:
             view.config_error = f"config file {path}: {on_host.error}"
             return
+        if on_host is None and not any(_mounted_configmap(ds, path) for ds in _proxy_daemonsets(facts)):
+            view.config_error = f"config file {path} was not collected from node {nf.name}"
+            return
     # Not on the host: kube-proxy runs in a pod that mounts it from a ConfigMap.
     view.config_source, view.config, view.config_error = _from_configmap(facts, path, daemonset)
 
 
+def _proxy_daemonsets(facts: Facts) -> list[KObject]:
+    return [d for d in facts.cluster.of_kind(DAEMON_SET)
+            if d.namespace == "kube-system" and d.name.startswith("kube-proxy")]
+
+
 def _daemonset_views(facts: Facts) -> list[ProxyView]:
     views = []
-    for ds in facts.cluster.of_kind(DAEMON_SET):
-        if ds.namespace != "kube-system" or not ds.name.startswith("kube-proxy"):
-            continue
+    for ds in _proxy_daemonsets(facts):
         template = ((ds.body.get("spec") or {}).get("template") or {})
         pod = KObject("Pod", "v1", ds.name, ds.namespace, None, {}, {}, (), {"spec": template.get("spec") or {}})
         view = ProxyView(ds.name, Target("DaemonSet", ds.name, namespace="kube-system"))
@@ -135,9 +141,7 @@ def _from_configmap(facts: Facts, path: str, daemonset: KObject | None
     the DaemonSet's configMap volume whose mount holds the path, else
     kubeadm's layout (ConfigMap kube-system/kube-proxy, key = file name)."""
     name, key = "kube-proxy", posixpath.basename(path)
-    for ds in ([daemonset] if daemonset is not None else
-               [d for d in facts.cluster.of_kind(DAEMON_SET)
-                if d.namespace == "kube-system" and d.name.startswith("kube-proxy")]):
+    for ds in [daemonset] if daemonset is not None else _proxy_daemonsets(facts):
         found = _mounted_configmap(ds, path)
         if found:
             name, key = found
