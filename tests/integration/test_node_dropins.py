@@ -5,6 +5,7 @@ the kubelet.service drop-ins, kube-proxy's --config file; and the checks
 judge what was collected."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -51,6 +52,7 @@ metricsBindAddress: 0.0.0.0:10249
 EOF
 """
 
+CONFIG = "/var/lib/kube-proxy/config.conf"
 KUBELET = ["/usr/bin/kubelet", "--config=/var/lib/kubelet/config.yaml",
            "--config-dir=/etc/kubernetes/kubelet.conf.d"]
 PROXY = ["/usr/local/bin/kube-proxy", "--config=/var/lib/kube-proxy/config.conf",
@@ -100,3 +102,44 @@ def test_collector_reads_dropins_and_the_checks_judge_them(sshd, node, tmp_path)
     assert got["4.1.7"][0] is Status.FAIL and "/etc/kubelet-ca/ca.crt" in got["4.1.7"][1]
     assert got["4.1.1"][0] is Status.FAIL and "20-dropins.conf" in got["4.1.1"][1]
     assert got["4.3.1"][0] is Status.FAIL                  # the flag is ignored with --config
+
+
+POD_PROXY_CONFIG = "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n" \
+                   "metricsBindAddress: 0.0.0.0:10249\n"
+
+
+@pytest.fixture(scope="module")
+def pod_node(sshd: SshdServer, pause_exe: Path, tmp_path_factory: pytest.TempPathFactory
+             ) -> Iterator[tuple[FakeNode, Path]]:
+    """kube-proxy in its own mount namespace, as in a pod: its --config exists
+    only there (a tmpfs over /var/lib/kube-proxy), not on the node."""
+    inner = (f"mount -t tmpfs kp /var/lib/kube-proxy && printf '{POD_PROXY_CONFIG}' > {CONFIG} && "
+             f"exec -a /usr/local/bin/kube-proxy {pause_exe} --config={CONFIG} --hostname-override=pod-1")
+    worker = start_fake_node("podproxy-1", "mkdir -p /var/lib/kube-proxy", [], pause_exe,
+                             raw_processes=[f"exec unshare --mount --propagation private bash -c {inner!r}"])
+    key = client_key(tmp_path_factory.mktemp("keys"), "podproxy-1")
+    sshd.authorize(key.with_suffix(".pub"), command=worker.enter_command())
+    yield worker, key
+    worker.stop()
+
+
+def test_collector_reads_kube_proxy_config_inside_its_pod(sshd, pod_node, tmp_path):
+    node, key = pod_node
+    options = SshOptions(known_hosts=str(sshd.known_hosts(tmp_path / "known_hosts")),
+                         connect_timeout=5, command_timeout=20)
+    source = SshNodeSource([InventoryNode(name="podproxy-1", address="127.0.0.1", port=sshd.port, key=str(key))],
+                           options)
+    deadline = time.monotonic() + 10
+    while True:     # the stand-in kube-proxy execs once its mount is ready
+        [nf] = source.collect(ClusterFacts())
+        procs = [p for p in nf.processes if p.argv[0] == "/usr/local/bin/kube-proxy"]
+        if procs or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert nf.unreachable is None and procs, (nf.unreachable, nf.processes)
+    assert nf.files[CONFIG].exists is False                      # not on the node
+    assert nf.contents[f"/proc/{procs[0].pid}/root{CONFIG}"] == POD_PROXY_CONFIG
+    [r] = evaluate_check(load_catalog().by_id("4.3.1"),
+                         Facts(cluster=ClusterFacts(), nodes=[nf], node_access="ssh"))
+    assert r.status is Status.FAIL, r.message
+    assert "container" in r.evidence[0].source

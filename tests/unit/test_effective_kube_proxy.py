@@ -163,3 +163,19 @@ def test_config_file_not_collected_and_not_mounted_from_a_configmap_is_error():
     assert r.status is Status.ERROR and "not collected" in r.message
     # the DaemonSet shows the path is the ConfigMap mounted in the pod
     assert only("4.3.1", kn.facts([nf], kn.proxy_daemonset(), kn.proxy_configmap())).status is Status.PASS
+
+
+def test_config_read_inside_the_pod_wins_over_the_configmap():
+    # collect.sh reads a --config that is not on the host through /proc/PID/root
+    nf = kn.worker()
+    nf.contents[f"/proc/1331/root{CONFIG}"] = proxy_config(metricsBindAddress="0.0.0.0:10249")
+    r = only("4.3.1", kn.facts([nf], kn.proxy_daemonset(), kn.proxy_configmap()))
+    assert r.status is Status.FAIL
+    assert "container" in r.evidence[0].source and "/proc/1331/root" in r.evidence[0].source
+    nf.contents[f"/proc/1331/root{CONFIG}"] = "x: [\n"
+    r = only("4.3.1", kn.facts([nf], kn.proxy_daemonset(), kn.proxy_configmap()))
+    assert r.status is Status.ERROR and f"/proc/1331/root{CONFIG}" in r.message and "line" in r.message
+    # unreadable there (not root): the ConfigMap the DaemonSet mounts is the evidence
+    del nf.contents[f"/proc/1331/root{CONFIG}"]
+    nf.content_errors[f"/proc/1331/root{CONFIG}"] = "permission denied"
+    assert only("4.3.1", kn.facts([nf], kn.proxy_daemonset(), kn.proxy_configmap())).status is Status.PASS

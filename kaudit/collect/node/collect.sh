@@ -149,6 +149,28 @@ content() {
     cf=$R$cp
     statf "$cp"
     [ -e "$cf" ] || return 0
+    content_of "$cp" "$cf" "$2"
+}
+
+# podfile PID PATH: a file as process PID sees it in its own mount namespace
+# (kube-proxy's --config is a ConfigMap mounted in its pod, not on the host),
+# recorded as /proc/PID/root/PATH; contents only.
+podfile() {
+    pr=/proc/$1/root$2
+    case $SEEN_C in *"$NL$pr$NL"*) return 0 ;; esac
+    SEEN_C=$SEEN_C$pr$NL
+    pf=$P/$1/root$2
+    if [ ! -e "$pf" ]; then
+        if [ -r "$P/$1/root/" ]; then cerr "$pr" "does not exist"; else cerr "$pr" "permission denied"; fi
+        return 0
+    fi
+    content_of "$pr" "$pf" ""
+}
+
+# content_of RECORDPATH FILE [redact]: CONTENT (or CONTENTERR) for FILE's bytes.
+content_of() {
+    cp=$1
+    cf=$2
     if [ ! -f "$cf" ]; then cerr "$cp" "not a regular file"; return 0; fi
     case $cp in
         *.key|*/pki/*.key) cerr "$cp" "private key: contents are never collected"; return 0 ;;
@@ -163,7 +185,7 @@ content() {
     if have grep && grep -q 'PRIVATE KEY-----' "$cf" 2>/dev/null </dev/null; then
         cerr "$cp" "private key: contents are never collected"; return 0
     fi
-    if [ "$2" = redact ]; then
+    if [ "$3" = redact ]; then
         ch=$(redact_secrets "$cf" 2>&1 | od -An -v -tx1)
     else
         ch=$(od -An -v -tx1 < "$cf" 2>&1)
@@ -223,6 +245,7 @@ confdir() {
 # ---------------------------------------------------------------------------
 
 KUBELET_CONFIG=
+FPID=
 KUBELET_DROPINS=$NL
 
 # follow COMPONENT FLAG VALUE
@@ -242,7 +265,8 @@ follow() {
     case $2 in
         --config)
             content "$fv"
-            [ "$1" = kubelet ] && KUBELET_CONFIG=$fv ;;
+            [ "$1" = kubelet ] && KUBELET_CONFIG=$fv
+            if [ "$1" = kube-proxy ] && [ -n "$FPID" ] && [ ! -e "$R$fv" ]; then podfile "$FPID" "$fv"; fi ;;
         --encryption-provider-config) content "$fv" redact ;;
         --audit-policy-file|--admission-control-config-file|--authorization-config|--authentication-config)
             content "$fv" ;;
@@ -340,7 +364,9 @@ process() {
     printf '\n'
     RUNNING="$RUNNING$pc "
     [ "$pc" = etcd ] && etcd_env "$pid"
+    FPID=$pid
     follow_argv "$pc" "$pargs"
+    FPID=
 }
 
 processes() {

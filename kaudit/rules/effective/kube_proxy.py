@@ -48,6 +48,7 @@ class ProxyView:
     flags: FlagSet | None = None
     process_source: str | None = None
     node_facts: NodeFacts | None = None
+    pid: int | None = None                    # of the process on node_facts
     config_path: str | None = None            # --config as kube-proxy sees it
     config_source: str | None = None          # where its contents were read
     config: Mapping[str, Any] | None = None
@@ -77,8 +78,8 @@ def kube_proxy_views(facts: Facts, ctx: Context | None = None) -> list[ProxyView
                     views.append(_uninspected(nf.name, f"node {nf.name} was not fully inspected: {CUT_SHORT_ERROR}"))
                 continue
             running = True
-            view = ProxyView(nf.name, Target("Node", nf.name, node=nf.name), node_facts=nf)
-            _attach(view, proc[0], proc[1], facts)
+            view = ProxyView(nf.name, Target("Node", nf.name, node=nf.name), node_facts=nf, pid=proc.pid)
+            _attach(view, proc.argv, proc.source, facts)
             views.append(view)
         if not running:
             views.extend(_daemonset_views(facts))
@@ -111,6 +112,13 @@ def _attach(view: ProxyView, argv: tuple[str, ...], source: str, facts: Facts,
             return
         if on_host is not None and on_host.error:
             view.config_error = f"config file {path}: {on_host.error}"
+            return
+        # Not on the host: the file as the process sees it in its container,
+        # when the collector could read it through /proc/PID/root.
+        in_pod = f"/proc/{view.pid}/root{path}"
+        if view.pid is not None and in_pod in nf.contents:
+            view.config, view.config_error = parse_yaml_mapping(nf.contents[in_pod], in_pod)
+            view.config_source = f"{path} in kube-proxy's container (read as {in_pod} on node {nf.name})"
             return
         if on_host is None and not any(_mounted_configmap(ds, path) for ds in _proxy_daemonsets(facts)):
             view.config_error = f"config file {path} was not collected from node {nf.name}"

@@ -122,23 +122,29 @@ def _uninspected(view: KubeletView, why: str) -> None:
     view.errors.append(why)
 
 
-def find_process(nf: NodeFacts, component: str) -> tuple[tuple[str, ...], str] | None:
+@dataclass(frozen=True, slots=True)
+class RunningProcess:
+    argv: tuple[str, ...]
+    source: str          # "process kubelet (pid 1021) on node w1"
+    pid: int
+
+
+def find_process(nf: NodeFacts, component: str) -> RunningProcess | None:
     """The argv a component runs with on a node (embedded in k3s included)."""
     for p in nf.processes:
         which = comp.identify_component(p.argv)
         if which == component:
-            return p.argv, f"process {component} (pid {p.pid}) on node {nf.name}"
+            return RunningProcess(p.argv, f"process {component} (pid {p.pid}) on node {nf.name}", p.pid)
         if which in comp.ALL_IN_ONE and component in comp.EMBEDDED.get(which, ()):
-            return (_all_in_one_argv(p.argv, component, nf),
-                    f"{component} embedded in {which} (pid {p.pid}) on node {nf.name}")
+            return RunningProcess(_all_in_one_argv(p.argv, component, nf),
+                                  f"{component} embedded in {which} (pid {p.pid}) on node {nf.name}", p.pid)
     return None
 
 
-def attach_kubelet(view: KubeletView, nf: NodeFacts, proc: tuple[tuple[str, ...], str]) -> None:
-    argv, source = proc
+def attach_kubelet(view: KubeletView, nf: NodeFacts, proc: RunningProcess) -> None:
     view.node_facts = nf
-    view.flags = parse_flags(argv)
-    view.process_source = source
+    view.flags = parse_flags(proc.argv)
+    view.process_source = proc.source
     config_path = view.flags.get("config")
     if config_path:
         view.config_path = config_path
