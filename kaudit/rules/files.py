@@ -218,21 +218,27 @@ def _targets(applies_to: str, spec: Mapping[str, Any], facts: Facts, ctx: Contex
         yield t
 
 
-def _manifest_dir(nf: NodeFacts, facts: Facts, ctx: Context) -> tuple[str, str]:
+def _manifest_dir(nf: NodeFacts, facts: Facts, ctx: Context) -> tuple[str, str, str | None]:
+    """(directory, how it was chosen, why it is unknown) of the node's static pods."""
     for view in kubelet_views(facts, ctx):
         if view.node == nf.name and view.flags is not None:
             s = effective_setting(view, {"flag": "pod-manifest-path", "config": "staticPodPath"},
                                   facts.cluster.identity.minor())
+            if s.origin == UNKNOWN:
+                return DEFAULT_MANIFEST_DIR, "default static pod directory", \
+                    f"the kubelet's staticPodPath could not be determined: {s.note}"
             if s.value:
-                return s.value.rstrip("/"), f"the kubelet's staticPodPath ({s.source})"
-    return DEFAULT_MANIFEST_DIR, "default static pod directory"
+                return s.value.rstrip("/"), f"the kubelet's staticPodPath ({s.source})", None
+    return DEFAULT_MANIFEST_DIR, "default static pod directory", None
 
 
 def _component_paths(t: FileTarget, inst: ComponentInstance, nf: NodeFacts, spec: Mapping[str, Any],
                      facts: Facts, ctx: Context) -> None:
     if "static_pod" in spec:
         name = spec["static_pod"]
-        directory, how = _manifest_dir(nf, facts, ctx)
+        directory, how, unknown = _manifest_dir(nf, facts, ctx)
+        if unknown:
+            t.errors.append(unknown)
         candidates = [f.path for f in nf.files_under(directory)
                       if posixpath.basename(f.path).startswith(name) and posixpath.dirname(f.path) == directory]
         if candidates:

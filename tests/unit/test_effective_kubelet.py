@@ -338,3 +338,12 @@ def test_directories_the_collector_could_not_list_are_errors():
     r = only("4.1.1", facts)
     assert r.status is Status.ERROR and "kubelet.service.d" in r.message
     assert only("4.2.7", facts).status is Status.PASS    # a flag-only setting needs no drop-in
+
+
+def test_static_pod_files_error_when_the_kubelets_static_pod_path_is_unknown():
+    from tests.unit import factories as fx
+    cp = fx.node_facts("cp-1")
+    cp.content_errors["/var/lib/kubelet/config.yaml"] = "permission denied"
+    del cp.contents["/var/lib/kubelet/config.yaml"]
+    r = only("1.1.1", kn.facts([cp]))
+    assert r.status is Status.ERROR and "staticPodPath" in r.message and "permission denied" in r.message
