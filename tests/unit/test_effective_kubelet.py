@@ -347,3 +347,15 @@ def test_static_pod_files_error_when_the_kubelets_static_pod_path_is_unknown():
     del cp.contents["/var/lib/kubelet/config.yaml"]
     r = only("1.1.1", kn.facts([cp]))
     assert r.status is Status.ERROR and "staticPodPath" in r.message and "permission denied" in r.message
+
+
+def test_feature_gates_flag_dropin_file_default():
+    gate = {"feature_gate": "RotateKubeletServerCertificate"}
+    argv = tuple(a for a in kn.KUBEADM_KUBELET_ARGV if not a.startswith("--config="))
+    [view] = kubelet_views(kn.facts([kn.worker(kubelet_argv=argv)]))
+    s = effective_setting(view, gate, 30)
+    assert (s.value, s.origin) == ("true", "default") and "process kubelet" in s.source
+    nf = with_dropins(kn.worker(), {"10-fg.conf": "featureGates:\n  RotateKubeletServerCertificate: false\n"})
+    assert only("4.2.11", kn.facts([nf])).status is Status.FAIL
+    nf = with_flags("--feature-gates=RotateKubeletServerCertificate=true", node=nf)
+    assert only("4.2.11", kn.facts([nf])).status is Status.PASS

@@ -251,6 +251,9 @@ def _from_node(view: KubeletView, flag: str | None, path: str | None, gate: str 
         gates = parse_feature_gates(view.flags.get("feature-gates"))
         if gate in gates:
             return Setting(gates[gate], FLAG, f"--feature-gates on {src}")
+        if not view.layers:
+            return Setting(defaults.resolve(defaults.FEATURE_GATE_DEFAULTS.get(gate), minor), DEFAULT, src,
+                           "feature gate not set: Kubernetes default")
         return _from_layers(view, f"featureGates.{gate}", defaults.FEATURE_GATE_DEFAULTS.get(gate), minor,
                             default_note="feature gate not set: Kubernetes default")
     if flag and view.flags.has(flag):
