@@ -179,3 +179,10 @@ def test_config_read_inside_the_pod_wins_over_the_configmap():
     del nf.contents[f"/proc/1331/root{CONFIG}"]
     nf.content_errors[f"/proc/1331/root{CONFIG}"] = "permission denied"
     assert only("4.3.1", kn.facts([nf], kn.proxy_daemonset(), kn.proxy_configmap())).status is Status.PASS
+
+
+def test_an_unmodelled_config_version_is_error_not_a_guess():
+    text = ("apiVersion: kubeproxy.config.k8s.io/v1alpha2\nkind: KubeProxyConfiguration\n"
+            "metricsBindAddresses: [0.0.0.0/0]\nmetricsBindPort: 10249\n")
+    r = only("4.3.1", kn.facts([], kn.proxy_daemonset(), kn.proxy_configmap(text)))
+    assert r.status is Status.ERROR and "v1alpha2" in r.message

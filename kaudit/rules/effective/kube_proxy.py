@@ -35,6 +35,7 @@ from kaudit.rules.flags import FlagSet, parse_flags, pod_argv
 from kaudit.rules.nodefiles import node_yaml, parse_yaml_mapping
 from kaudit.rules.predicates import Context
 
+V1ALPHA1 = "kubeproxy.config.k8s.io/v1alpha1"
 METRICS_PORT = 10249   # pkg/cluster/ports ProxyStatusPort
 HEALTHZ_PORT = 10256   # ProxyHealthzPort
 
@@ -243,6 +244,11 @@ def effective_setting(view: ProxyView, spec: Mapping[str, Any], minor: int | Non
             return Setting(None, UNKNOWN, where, view.config_error or f"{view.config_path} could not be read")
         if not path:
             return Setting(None, UNKNOWN, where, f"--{flag} is ignored with --config and has no config field")
+        api_version = view.config.get("apiVersion")
+        if api_version not in (None, V1ALPHA1):
+            # a later version (v1alpha2 lists metricsBindAddresses as CIDRs) is not modelled: no guess
+            return Setting(None, UNKNOWN, where, f"{where} is {api_version}; kaudit models {V1ALPHA1} "
+                                                 f"(kube-proxy 1.30-1.34)")
         found, raw = get_path(view.config, path)
         if path in _DEFAULTED:
             value, why = _default_address(view.config, path, raw if found else None)
