@@ -718,8 +718,8 @@ class ApiSource(ClusterSource):
                 try:
                     obj = self._sharer.kobject(to_kobject(item, origin="api"))
                 except NotAnObject as exc:
-                    facts.load_errors.append(f"api: {path} page {page_no} item {index}: {exc}")
-                    continue
+                    # An item that is not an object is an object not seen: the list is not whole.
+                    raise BrokenList(f"page {page_no + 1} item {index} is not an object: {exc}") from exc
                 # One list is one consistent snapshot: an object twice means
                 # the pages do not add up (a server looping on its pages).
                 ident = (obj.namespace or "", obj.name)

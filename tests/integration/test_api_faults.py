@@ -86,6 +86,14 @@ def test_a_200_that_is_not_a_list_is_an_error(api_server, kubeconfig_for, body):
     assert facts.of_kind(POD) == []
 
 
+def test_a_list_item_that_is_not_an_object_makes_the_list_incomplete(api_server, kubeconfig_for):
+    api_server.inject(r"^/api/v1/pods$", "body", body={"kind": "PodList", "apiVersion": "v1",
+                                                       "metadata": {}, "items": [{"metadata": {}}, "x"]})
+    facts = source(api_server, kubeconfig_for).collect()
+    assert facts.unavailable[POD].startswith("could not list pods: page 1 item 0 is not an object")
+    assert facts.of_kind(POD) == []
+
+
 @pytest.mark.parametrize("fault", [("status", {"status": 404}), ("body", {"body": {}}),
                                    ("status", {"status": 500}), ("reset", {})],
                          ids=["404", "empty-object", "500", "reset"])
