@@ -48,6 +48,8 @@ MAXFILES=${KAUDIT_MAX_FILES:-4000}
 
 fileerr() { printf 'FILEERR '; tok "$1"; printf ' '; tok "$2"; printf '\n'; }
 cerr() { printf 'CONTENTERR '; tok "$1"; printf ' '; tok "$2"; printf '\n'; }
+# listerr DIR REASON: the directory's listing is missing or incomplete
+listerr() { printf 'LISTERR '; tok "$1"; printf ' '; tok "$2"; printf '\n'; }
 
 # statf HOSTPATH: one FILE, MISSING or FILEERR record (once per path).
 # Symlinks are followed: modes and owners that matter are the target's.
@@ -104,6 +106,7 @@ walk() {
     [ -d "$wd" ] || return 0
     if [ ! -r "$wd" ] || [ ! -x "$wd" ]; then
         err "cannot list $1: permission denied"
+        listerr "$1" "permission denied"
         return 0
     fi
     for we in "$wd"/* "$wd"/.[!.]* "$wd"/..?*; do
@@ -114,6 +117,9 @@ walk() {
             statf "${we#"$R"}"
         fi
     done
+    # past the file limit, entries of this directory went unrecorded
+    [ "$NFILES" -gt "$MAXFILES" ] && listerr "$1" "file limit ($MAXFILES) reached: listing cut short"
+    return 0
 }
 
 # redact_secrets FILE: EncryptionConfiguration with every key secret replaced,
@@ -180,6 +186,7 @@ manifests() {
     md=$R$1
     if [ -f "$md" ]; then content "$1"; return 0; fi
     [ -d "$md" ] || return 0
+    if [ ! -r "$md" ] || [ ! -x "$md" ]; then listerr "$1" "permission denied"; return 0; fi
     for me in "$md"/*; do
         [ -e "$me" ] || continue
         case $me in
@@ -213,20 +220,45 @@ follow() {
         *) err "$1 $2=$fv: relative path not followed"; return 0 ;;
     esac
     case $2 in
-        --config)
+        --config|--config-file)
             content "$fv"
-            [ "$1" = kubelet ] && KUBELET_CONFIG=$fv ;;
+            case $1 in
+                kubelet) KUBELET_CONFIG=$fv ;;
+                kube-scheduler|etcd) config_paths "$1" "$fv" ;;
+            esac ;;
         --encryption-provider-config) content "$fv" redact ;;
         --audit-policy-file|--admission-control-config-file|--authorization-config|--authentication-config)
             content "$fv" ;;
         --pod-manifest-path) manifests "$fv" ;;
-        --cert-dir|--cni-conf-dir) listdir "$fv" ;;
+        --cert-dir) listdir "$fv" ;;
+        --cni-conf-dir) walk "$fv" 3 ;;
         *) statf "$fv" ;;
     esac
     # the PKI directory a certificate or key lives in, recursively
     case $fv in
         */pki/*) walk "${fv%%/pki/*}/pki" 8 ;;
     esac
+}
+
+# config_paths COMPONENT FILE: the files a component's own config file names
+# (the scheduler's clientConnection.kubeconfig; etcd's data-dir and TLS
+# files), followed as if they were flags. A line-oriented scan, no YAML parser.
+config_paths() {
+    [ -f "$R$2" ] && [ -r "$R$2" ] || return 0
+    while IFS= read -r ql || [ -n "$ql" ]; do
+        qk=${ql%%:*}
+        while :; do case $qk in ' '*|'	'*|'"'*|"'"*|-*) qk=${qk#?} ;; *) break ;; esac; done
+        while :; do case $qk in *' '|*'	'|*'"'|*"'") qk=${qk%?} ;; *) break ;; esac; done
+        case $qk in
+            kubeconfig|data-dir|wal-dir|cert-file|key-file|trusted-ca-file|client-cert-file|client-key-file) ;;
+            *) continue ;;
+        esac
+        qv=${ql#*:}
+        qv=${qv%%" #"*}
+        while :; do case $qv in ' '*|'	'*|'"'*|"'"*) qv=${qv#?} ;; *) break ;; esac; done
+        while :; do case $qv in *' '|*'	'|*'"'|*"'"|*,|*"$CR") qv=${qv%?} ;; *) break ;; esac; done
+        case $qv in /*) follow "$1" "--$qk" "$qv" ;; esac
+    done < "$R$2"
 }
 
 path_flag() {
@@ -292,6 +324,16 @@ etcd_env() {
     printf 'ENV %s %%' "$1"
     printf '%s' "$eh" | tr -d ' \n'
     printf '\n'
+    # the variables that name files, followed as their flags would be
+    # (etcd: ETCD_CONFIG_FILE is --config-file, ETCD_DATA_DIR is --data-dir)
+    tr '\000' '\n' < "$ef" 2>/dev/null | while IFS= read -r el; do
+        case $el in
+            ETCD_CONFIG_FILE=*|ETCD_DATA_DIR=*|ETCD_WAL_DIR=*|ETCD_*_FILE=*)
+                en=${el%%=*}
+                en=$(printf '%s' "${en#ETCD_}" | tr 'A-Z_' 'a-z-')
+                follow etcd "--$en" "${el#*=}" ;;
+        esac
+    done
 }
 
 process() {
@@ -311,8 +353,8 @@ process() {
     printf '%s' "$ph" | tr -d ' \n'
     printf '\n'
     RUNNING="$RUNNING$pc "
-    [ "$pc" = etcd ] && etcd_env "$pid"
     follow_argv "$pc" "$pargs"
+    [ "$pc" = etcd ] && etcd_env "$pid"
 }
 
 processes() {
@@ -369,8 +411,8 @@ defaults() {
     content /etc/kubernetes/kubelet/kubelet-config.json
     statf /etc/kubernetes/kubelet/kubeconfig
     statf /var/lib/etcd
-    listdir /etc/cni/net.d
-    listdir /var/lib/cni/networks
+    walk /etc/cni/net.d 3
+    walk /var/lib/cni/networks 3
     statf /etc/kubernetes/proxy.conf
     statf /var/lib/kube-proxy/kubeconfig.conf
     statf /var/lib/kube-proxy/kubeconfig
