@@ -124,8 +124,9 @@ def _judge(t: FileTarget, rule: Mapping[str, Any], applies_to: str) -> Finding:
         if dir_info is not None and not dir_info.exists:
             absent.append(f"{directory}/{pattern}")
             continue
-        if dir_info is None and not members:
-            errors.append(f"{directory} was not collected from the node")
+        if dir_info is None:
+            # never walked: whatever files are known below it are not its listing
+            errors.append(f"{directory} was not listed on the node")
             continue
         if not members:
             absent.append(f"{directory}/{pattern} (no matching file)")

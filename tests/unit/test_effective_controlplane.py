@@ -396,6 +396,23 @@ def test_incomplete_pki_listing_is_error_and_the_report_incomplete():
     assert NodeFacts.from_json(cp.to_json()).list_errors == cp.list_errors
 
 
+def test_listing_errors_travel_in_the_node_record():
+    from kaudit.collect.node.parse import parse_collector_output, render_record
+    cp = fx.node_facts("cp-1")
+    cp.list_errors["/etc/kubernetes/pki"] = "file limit (4000) reached: listing cut short"
+    assert parse_collector_output(render_record(cp), "cp-1", "saved").list_errors == cp.list_errors
+
+
+def test_unparseable_audit_policy_is_error_naming_the_line_for_both_audit_checks():
+    cp = fx.node_facts("cp-1")
+    cp.contents["/etc/kubernetes/audit/policy.yaml"] = "kind: Policy\nrules:\n- level: [Metadata\n"
+    for check_id in ("3.2.1", "3.2.2"):
+        results = run(check_id, cp)
+        assert [r.status for r in results] == [Status.ERROR], check_id
+        assert "/etc/kubernetes/audit/policy.yaml" in results[0].message and "line" in results[0].message
+    assert statuses("1.2.28", cp) == [Status.PASS]      # other checks keep their verdicts
+
+
 def test_cni_listing_cut_short_is_error_not_skip():
     worker = fx.node_facts("worker-1")
     for path in [p for p in worker.files if p.startswith("/etc/cni/net.d/")]:

@@ -100,7 +100,10 @@ statf() {
 
 # walk HOSTPATH DEPTH: statf a directory and everything below it.
 walk() {
-    statf "$1" || return 0
+    if ! statf "$1"; then
+        [ "$NFILES" -gt "$MAXFILES" ] && listerr "$1" "file limit ($MAXFILES) reached: not listed"
+        return 0
+    fi
     [ "$2" -gt 0 ] || return 0
     wd=$R$1
     [ -d "$wd" ] || return 0

@@ -222,8 +222,7 @@ def audit_policy(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Con
             continue
         policy, why = _file_contents(inst, path, facts)
         if policy is None or not isinstance(policy, Mapping):
-            status = Status.ERROR if part == "coverage" else Status.WARN
-            yield Finding(status, inst.target, f"--audit-policy-file is set but the policy could not be read: "
+            yield Finding(Status.ERROR, inst.target, f"--audit-policy-file is set but the policy could not be read: "
                           f"{why or 'not a mapping'}", tuple(ev))
             continue
         rules = [r for r in policy.get("rules") or () if isinstance(r, Mapping)]
