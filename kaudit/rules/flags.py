@@ -448,6 +448,8 @@ def _test_instance(test: Mapping[str, Any], inst: ComponentInstance, minor: int 
         note = "flag absent (no default)"
     elif fv.origin == "env":
         note = "from the process environment"
+    elif fv.origin == "flag" and not note:
+        note = "set on the command line"
     return ok, [Evidence(fv.name, fv.value, inst.source, expected=expectation(op, expected), note=note)]
 
 

@@ -117,8 +117,12 @@ def etcd_unique_ca(facts: Facts, check: Check, params: Mapping[str, Any], ctx: C
     apis = component_instances(facts, comp.APISERVER, ctx)
     cluster_cas = {i.flags.get("client-ca-file") for i in apis if i.flags.get("client-ca-file")}
     for inst in etcds:
-        trusted = effective_flag(inst, "trusted-ca-file", None, env="ETCD_TRUSTED_CA_FILE").value
-        ev = [Evidence("--trusted-ca-file", trusted, inst.source, expected="a CA used only by etcd")]
+        fv = effective_flag(inst, "trusted-ca-file", None)
+        trusted = fv.value
+        ev = [Evidence(fv.name, trusted, inst.source, expected="a CA used only by etcd", note=fv.note)]
+        if fv.origin == "unknown":
+            yield Finding(Status.ERROR, inst.target, f"could not be determined: {fv.note}", tuple(ev))
+            continue
         for api in apis:
             ev.append(Evidence("kube-apiserver --client-ca-file", api.flags.get("client-ca-file"), api.source))
         if not trusted:
