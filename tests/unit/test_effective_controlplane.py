@@ -419,3 +419,20 @@ def test_cni_listing_cut_short_is_error_not_skip():
         del worker.files[path]
     worker.list_errors["/etc/cni/net.d"] = "permission denied"
     assert statuses("1.1.9", worker) == [Status.ERROR]
+
+
+def test_non_resource_rules_and_resource_wildcards_as_the_checker_reads_them():
+    policy = """kind: Policy
+rules:
+- level: None
+  nonResourceURLs: [/healthz*, /version]
+- level: RequestResponse
+  resources: [{group: "", resources: ["pods/*"]}]
+- level: Metadata
+"""
+    results = audit(policy)
+    # "pods/*" covers pods and every subresource: exec is logged; the nonResourceURLs rule matches no resource request
+    assert [r.status for r in results] == [Status.WARN], results[0].message
+    ev = {e.what: e for e in results[0].evidence}
+    assert ev["audit level for pods/exec"].value == "RequestResponse"
+    assert ev["audit level for secrets"].value == "Metadata"

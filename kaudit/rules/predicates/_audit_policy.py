@@ -63,6 +63,13 @@ class _Rule:
     resources: tuple[tuple[str, tuple[str, ...], frozenset[str] | None], ...] | None
     non_resource_only: bool
 
+    def could_match(self, api_group: str, resource: str, subresource: str) -> bool:
+        """Whether some request for this resource can meet the rule."""
+        if self.resources is None:
+            return not self.non_resource_only or self.namespaces is not None
+        return any(_entry_matches(group, names, api_group, resource, subresource)
+                   for group, names, _ in self.resources)
+
     def matches(self, req: Request, api_group: str, resource: str, subresource: str) -> bool:
         if self.users is not None and req.user not in self.users:
             return False
@@ -76,22 +83,26 @@ class _Rule:
             return False
         if self.resources is None:
             return True
-        combined = f"{resource}/{subresource}" if subresource else resource
-        for group, names, object_names in self.resources:
-            if group != api_group:
-                continue
-            if not names:
-                return True
-            if object_names is not None and req.name not in object_names:
-                continue
-            for res in names:
-                if res in (combined, "*"):
-                    return True
-                if subresource and res.startswith("*/") and res[2:] == subresource:
-                    return True
-                if res.endswith("/*") and res[:-2] == resource:
-                    return True
+        return any(_entry_matches(group, names, api_group, resource, subresource)
+                   for group, names, object_names in self.resources
+                   if object_names is None or req.name in object_names)
+
+
+def _entry_matches(group: str, names: tuple[str, ...], api_group: str, resource: str, subresource: str) -> bool:
+    """One `resources` entry against a request's group and resource (checker.go ruleMatchesResource)."""
+    if group != api_group:
         return False
+    if not names:
+        return True
+    combined = f"{resource}/{subresource}" if subresource else resource
+    for res in names:
+        if res in (combined, "*"):
+            return True
+        if subresource and res.startswith("*/") and res[2:] == subresource:
+            return True
+        if res.endswith("/*") and res[:-2] == resource:
+            return True
+    return False
 
 
 def _strings(value: Any) -> frozenset[str] | None:
@@ -131,6 +142,8 @@ def levels_for(rules: list[_Rule], api_group: str, resource_path: str) -> dict[s
     """level -> the most general request that gets it, over every request
     for `resource_path` ("secrets", "pods/exec") in `api_group`."""
     resource, _, subresource = resource_path.partition("/")
+    # only rules that can match this resource at all decide its requests
+    rules = [r for r in rules if r.could_match(api_group, resource, subresource)]
     users = [OTHER, *sorted(_named(rules, "users"))]
     groups: list[str | None] = [None, *sorted(_named(rules, "groups"))]
     named_verbs = _named(rules, "verbs")
