@@ -160,7 +160,8 @@ def _judge(t: FileTarget, rule: Mapping[str, Any], applies_to: str) -> Finding:
     if len(infos) > 12:
         evidence.append(Evidence("files checked", str(len(infos)), where,
                                  note="only files that fail are listed individually"))
-    unchecked = f"could not check: {'; '.join(errors[:5])}" + (f" (and {len(errors) - 5} more)" if len(errors) > 5 else "")
+    unchecked = (f"could not check: {'; '.join(errors[:5])}"
+                 + (f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""))
     if failures:
         # A file that could not be checked never hides one that fails.
         listed = ", ".join(failures[:5]) + (f" and {len(failures) - 5} more" if len(failures) > 5 else "")

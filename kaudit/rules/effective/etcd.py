@@ -96,10 +96,14 @@ def effective_etcd_flag(inst: ComponentInstance, flag: str, minor: int | None) -
     if ignored:
         note += f"; {' and '.join(ignored)} ignored because a configuration file is given"
     found, value = _lookup(doc, FILE_KEYS.get(flag, (flag,)))
+    if found and flag in BOOLEAN_KEYS and value is not None and not isinstance(value, bool):
+        # a string where Go expects a bool: etcd refuses the file and does not start
+        return FlagValue(what, None, "unknown", f"{dotted} in {path} is {value!r}, not a boolean")
     if found and value is not None and value != "":
         return FlagValue(what, _text(value), "config file", note)
     if flag in BOOLEAN_KEYS:
-        return FlagValue(what, "false", "config default", f"not in the configuration file: etcd's default false; {note}")
+        return FlagValue(what, "false", "config default",
+                         f"not in the configuration file: etcd's default false; {note}")
     known, default = defaults.flag_default("etcd", flag, minor)
     if known and default is not None:
         return FlagValue(what, default, "config default", f"not in the configuration file: etcd's default; {note}")
