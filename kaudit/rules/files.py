@@ -128,6 +128,9 @@ def _judge(t: FileTarget, rule: Mapping[str, Any], applies_to: str) -> Finding:
             # never walked: whatever files are known below it are not its listing
             errors.append(f"{directory} was not listed on the node")
             continue
+        if dir_info.error:
+            errors.append(f"{directory}: {dir_info.error}")
+            continue
         if not members:
             absent.append(f"{directory}/{pattern} (no matching file)")
         for fi in members:

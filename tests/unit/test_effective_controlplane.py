@@ -413,6 +413,16 @@ def test_unparseable_audit_policy_is_error_naming_the_line_for_both_audit_checks
     assert statuses("1.2.28", cp) == [Status.PASS]      # other checks keep their verdicts
 
 
+def test_cni_directory_that_could_not_be_stated_is_error_not_skip():
+    worker = fx.node_facts("worker-1")
+    for path in [p for p in worker.files if p.startswith("/etc/cni/net.d/")]:
+        del worker.files[path]
+    worker.files["/etc/cni/net.d"] = FileInfo("/etc/cni/net.d", exists=True, error="Permission denied")
+    results = run("1.1.9", worker)
+    assert [r.status for r in results] == [Status.ERROR]
+    assert "/etc/cni/net.d: Permission denied" in results[0].message
+
+
 def test_cni_listing_cut_short_is_error_not_skip():
     worker = fx.node_facts("worker-1")
     for path in [p for p in worker.files if p.startswith("/etc/cni/net.d/")]:
