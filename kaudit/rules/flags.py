@@ -442,7 +442,7 @@ def _test_instance(test: Mapping[str, Any], inst: ComponentInstance, minor: int 
     fv = effective_flag(inst, flag, minor, env=test.get("env"))
     ok: bool | None = None if fv.origin == "unknown" else compare(op, fv.value, expected)
     note = fv.note
-    if fv.origin == "default":
+    if fv.origin == "default" and not note:
         note = "flag absent: Kubernetes default applies"
     elif fv.origin == "unset" and not note:
         note = "flag absent (no default)"

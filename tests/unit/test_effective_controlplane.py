@@ -229,8 +229,8 @@ def apiserver_node(doc: str | None, **changes) -> NodeFacts:
 def test_anonymous_section_of_the_authentication_config_decides_1_2_1():
     results = run("1.2.1", apiserver_node(AUTHN_HEALTH_ONLY), version="v1.32.1")
     assert [r.status for r in results] == [Status.PASS]
-    assert results[0].evidence[0].what == f"anonymous in {AUTHN}"
-    assert "health" in results[0].evidence[0].note
+    assert results[0].evidence[0].what == f"anonymous access beyond health checks ({AUTHN})"
+    assert "/livez, /readyz, /healthz" in results[0].evidence[0].note
     disabled = "kind: AuthenticationConfiguration\nanonymous:\n  enabled: false\n"
     assert statuses("1.2.1", apiserver_node(disabled), version="v1.33.0") == [Status.PASS]
     everywhere = "kind: AuthenticationConfiguration\nanonymous:\n  enabled: true\n"

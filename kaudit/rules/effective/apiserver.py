@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from kaudit.rules import defaults
 from kaudit.rules.flags import ComponentInstance, FlagValue, parse_feature_gates
 from kaudit.rules.nodefiles import node_yaml
 
@@ -55,18 +56,23 @@ def authorizers_from_config(inst: ComponentInstance, path: str) -> FlagValue:
                      "--authorization-config replaces --authorization-mode")
 
 
-def anonymous_from_config(inst: ComponentInstance, path: str, minor: int | None) -> FlagValue | None:
+def anonymous_from_config(inst: ComponentInstance, path: str, minor: int | None) -> FlagValue:
     """"false" when the file disables anonymous access or allows it only for
-    health-check paths; "true" otherwise. None when the file has no
-    `anonymous:` section (the flag decides)."""
+    health-check paths; "true" otherwise. Without an `anonymous:` section the
+    flag and its default decide."""
     doc, why = _config(inst, path)
     if doc is None:
         return FlagValue("--authentication-config", None, "unknown",
                          f"anonymous access may be configured in {path}, which could not be read: {why}")
     section = doc.get("anonymous")
-    if section is None:
-        return None
-    where = f"anonymous in {path}"
+    if section is None:   # the flag and its default decide; the evidence says the file was read
+        if inst.flags.has("anonymous-auth"):
+            return FlagValue("--anonymous-auth", inst.flags.get("anonymous-auth"), "flag",
+                             f"set on the command line; {path} has no anonymous section")
+        _, default = defaults.flag_default("kube-apiserver", "anonymous-auth", minor)
+        return FlagValue("--anonymous-auth", default, "default",
+                         f"flag absent and {path} has no anonymous section: Kubernetes default applies")
+    where = f"anonymous section of {path}"
     gate = parse_feature_gates(inst.flags.get("feature-gates")).get(ANONYMOUS_CONFIG_GATE)
     if gate == "false" or (gate is None and minor is not None and minor < ANONYMOUS_CONFIG_SINCE):
         return FlagValue(where, None, "unknown",
@@ -78,16 +84,18 @@ def anonymous_from_config(inst: ComponentInstance, path: str, minor: int | None)
                          "to start with both")
     if not isinstance(section, Mapping) or not isinstance(section.get("enabled", False), bool):
         return FlagValue(where, None, "unknown", f"{path}: anonymous is not a valid AnonymousAuthConfig")
+    enabled = f"anonymous.enabled in {path}"
     if not section.get("enabled", False):
-        return FlagValue(where, "false", "config file", "anonymous.enabled is false in the authentication config")
+        return FlagValue(enabled, "false", "config file", "the authentication config disables anonymous requests")
     paths = [str(c.get("path")) for c in section.get("conditions") or () if isinstance(c, Mapping)]
     if not paths:
-        return FlagValue(where, "true", "config file",
-                         "anonymous.enabled is true with no conditions: every endpoint accepts anonymous requests")
+        return FlagValue(enabled, "true", "config file",
+                         "enabled with no conditions: every endpoint accepts anonymous requests")
+    beyond = f"anonymous access beyond health checks ({path})"
     others = [p for p in paths if p not in HEALTH_PATHS]
     if others:
-        return FlagValue(where, "true", "config file",
-                         f"anonymous requests are accepted on {', '.join(others)} (beyond health checks)")
-    return FlagValue(where, "false", "config file",
+        return FlagValue(beyond, "true", "config file",
+                         f"anonymous requests are accepted on {', '.join(others)}")
+    return FlagValue(beyond, "false", "config file",
                      f"anonymous requests are accepted only on the health checks {', '.join(paths)}")
 
