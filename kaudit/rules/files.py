@@ -272,15 +272,6 @@ def _component_paths(t: FileTarget, inst: ComponentInstance, nf: NodeFacts, spec
         elif value:
             t.paths.append((value, how))
         return
-    if "env_flag" in spec:   # etcd: its configuration file, a flag or an ETCD_* variable
-        fv = effective_flag(inst, spec["env_flag"], facts.cluster.identity.minor())
-        if fv.origin == "unknown":
-            t.errors.append(fv.note or f"--{spec['env_flag']} of {inst.source} could not be resolved")
-        elif fv.value and fv.origin in ("flag", "env", "config file"):
-            t.paths.append((fv.value, f"{fv.name} of {inst.source}"))
-        else:
-            t.paths.append((spec["default"], f"default ({fv.name} not set)"))
-        return
     if "paths" in spec:
         t.paths.extend((p, "CIS default path") for p in spec["paths"])
         return

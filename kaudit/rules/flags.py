@@ -268,7 +268,7 @@ class FlagValue:
         return self.value
 
 
-def effective_flag(inst: ComponentInstance, flag: str, minor: int | None, env: str | None = None) -> FlagValue:
+def effective_flag(inst: ComponentInstance, flag: str, minor: int | None) -> FlagValue:
     """The value a component really uses for `flag`: its resolver decides
     where a config file takes over (kaudit.rules.effective), else the flag,
     then Kubernetes' default."""
@@ -286,8 +286,6 @@ def effective_flag(inst: ComponentInstance, flag: str, minor: int | None, env: s
             return resolved
     if inst.flags.has(flag):
         return FlagValue(f"--{flag}", inst.flags.get(flag), "flag")
-    if env and inst.env and env in inst.env:
-        return FlagValue(env, inst.env[env], "env")
     known, value = defaults.flag_default(inst.component, flag, minor)
     if known and value is not None:
         return FlagValue(f"--{flag}", value, "default")
@@ -439,7 +437,7 @@ def _test_instance(test: Mapping[str, Any], inst: ComponentInstance, minor: int 
         return compare(op, seen, expected), [Evidence(
             f"feature gate {gate}", seen, inst.source, expected=expectation(op, expected), note=note)]
     flag = test["flag"]
-    fv = effective_flag(inst, flag, minor, env=test.get("env"))
+    fv = effective_flag(inst, flag, minor)
     ok: bool | None = None if fv.origin == "unknown" else compare(op, fv.value, expected)
     note = fv.note
     if fv.origin == "default" and not note:
