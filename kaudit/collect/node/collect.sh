@@ -213,8 +213,9 @@ follow() {
     fv=$3
     case $2 in
         --kube-apiserver-arg|--kube-controller-manager-arg|--kube-scheduler-arg|--kubelet-arg|--kube-proxy-arg|--etcd-arg|--kube-cloud-controller-manager-arg)
-            # k3s/rke2 pass component flags as "name=value"
-            case $fv in *=*) follow "$1" "--${fv%%=*}" "${fv#*=}" ;; esac
+            # k3s/rke2 pass component flags as "name=value", for the component the flag names
+            fc=${2#--}
+            case $fv in *=*) follow "${fc%-arg}" "--${fv%%=*}" "${fv#*=}" ;; esac
             return 0 ;;
     esac
     [ -n "$fv" ] || return 0
