@@ -239,14 +239,14 @@ def audit_policy(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Con
                 yield Finding(Status.PASS, inst.target, f"an audit policy with {len(rules)} rule(s) is in use", tuple(ev))
             continue
         problems, notes = [], []
-        rules = compile_rules(policy)
+        compiled = compile_rules(policy)
         for group, resource, kind in KEY_RESOURCES:
-            levels = levels_for(rules, group, resource)
+            by_level = levels_for(compiled, group, resource)
             shown = f"{group + '/' if group else ''}{resource}"
-            seen = [lv for lv in reversed(LEVELS) if lv in levels]
+            seen = [lv for lv in reversed(LEVELS) if lv in by_level]
             for lv in seen:
-                req = levels[lv]
-                who = f" for requests with {req.describe()}" if req.describe() else ""
+                narrowed = by_level[lv].describe()
+                who = f" for requests with {narrowed}" if narrowed else ""
                 if kind == "max" and lv in ("Request", "RequestResponse"):
                     problems.append(f"{shown} logged at {lv}{who} (their contents end up in the audit log)")
                 elif lv == "None" and len(seen) > 1:
@@ -255,7 +255,7 @@ def audit_policy(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Con
                 (problems if resource in ("secrets", "pods/exec") else notes).append(f"{shown} not logged")
             ev.append(Evidence(f"audit level for {shown}", " or ".join(seen), path,
                                expected="Metadata" if kind == "max" else "Metadata or more",
-                               note="; ".join(f"{lv}: {levels[lv].describe() or 'any request'}" for lv in seen)
+                               note="; ".join(f"{lv}: {by_level[lv].describe() or 'other requests'}" for lv in seen)
                                if len(seen) > 1 else None))
         if problems:
             yield Finding(Status.FAIL, inst.target, "; ".join(problems), tuple(ev))
