@@ -365,6 +365,8 @@ class NodeFacts:
     files: dict[str, FileInfo] = field(default_factory=dict)
     contents: dict[str, str] = field(default_factory=dict)        # config files checks parse
     content_errors: dict[str, str] = field(default_factory=dict)  # path -> why its contents were not read
+    # directory -> why its listing is missing or incomplete (permission denied, file limit)
+    list_errors: dict[str, str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     unreachable: str | None = None
 
@@ -385,6 +387,13 @@ class NodeFacts:
         prefix = directory.rstrip("/") + "/"
         return [f for p, f in sorted(self.files.items()) if p.startswith(prefix)]
 
+    def listing_errors_under(self, directory: str) -> list[tuple[str, str]]:
+        """(directory, why) for `directory` and every directory below it whose
+        listing the collector could not produce whole."""
+        prefix = directory.rstrip("/") + "/"
+        return [(d, why) for d, why in sorted(self.list_errors.items())
+                if d == directory.rstrip("/") or d.startswith(prefix)]
+
     def to_json(self) -> dict[str, Any]:
         return {
             "schema": NODEFACTS_SCHEMA,
@@ -398,6 +407,7 @@ class NodeFacts:
             "files": {p: f.to_json() for p, f in sorted(self.files.items())},
             "contents": dict(sorted(self.contents.items())),
             "content_errors": dict(sorted(self.content_errors.items())),
+            "list_errors": dict(sorted(self.list_errors.items())),
             "errors": list(self.errors),
             "unreachable": self.unreachable,
         }
@@ -420,6 +430,7 @@ class NodeFacts:
             files={p: FileInfo.from_json(p, f) for p, f in (data.get("files") or {}).items()},
             contents=dict(data.get("contents") or {}),
             content_errors=dict(data.get("content_errors") or {}),
+            list_errors=dict(data.get("list_errors") or {}),
             errors=list(data.get("errors") or ()),
             unreachable=data.get("unreachable"),
         )
