@@ -67,6 +67,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="a previous report.json for the trend section (default: the report.json already "
                           "in --output-dir, if any)")
     out.add_argument("--save-facts", metavar="DIR", type=Path, help="also save the collected node facts (one JSON per node)")
+    out.add_argument("--save-evidence", metavar="DIR", type=Path,
+                     help="also write the evidence bundle: the objects, node facts, kubelet configz and collection "
+                          "record the scan saw (DIR must not exist or be empty); `kaudit scan --manifests DIR` "
+                          "re-evaluates it offline (docs/facts.md)")
     out.add_argument("--fail-on", choices=("fail", "error", "never"), default="fail",
                      help="exit 1 on FAIL (default), on FAIL or ERROR, or never")
     out.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary on stdout")
@@ -169,6 +173,10 @@ def _sources(args: argparse.Namespace):
             args.node_facts = [demo_dir() / "nodes"]
     elif args.manifests:
         cluster_source = ManifestSource(args.manifests)
+        from kaudit.collect.evidence import bundle_nodes, is_bundle
+        bundled = bundle_nodes(args.manifests[0]) if is_bundle(args.manifests[0]) else None
+        if bundled and not args.node_facts and args.nodes in (None, "none"):
+            args.node_facts = [bundled]      # an evidence bundle carries its node facts
     elif args.kubeconfig or args.context or not args.node_facts:
         from kaudit.collect.api import ApiSource
         cluster_source = ApiSource(kubeconfig=str(args.kubeconfig) if args.kubeconfig else None,
@@ -209,7 +217,7 @@ def _sources(args: argparse.Namespace):
 
 def cmd_scan(args: argparse.Namespace) -> int:
     from kaudit.collect import SourceError
-    from kaudit.scan import ScanRequest, run_scan, save_facts
+    from kaudit.scan import ScanRequest, run_scan
 
     catalog = _load_catalog(args.benchmark)
     formats = _formats(args.format, ("json", "html", "junit"))
@@ -235,6 +243,12 @@ def cmd_scan(args: argparse.Namespace) -> int:
         unknown = [c for c in only if c not in known]
         if unknown:
             raise UsageError(f"unknown check or section: {', '.join(unknown)}")
+    if args.save_evidence:
+        from kaudit.collect.evidence import check_destination
+        try:
+            check_destination(args.save_evidence)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     cluster_source, node_source, node_access = _sources(args)
     progress = _progress(args.quiet)
     req = ScanRequest(catalog=catalog, cluster_source=cluster_source, node_source=node_source,
@@ -242,7 +256,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if args.reports_root is not None:
         return _scan_into_reports_root(args, req, formats, waivers, previous)
     try:
-        report = run_scan(req, on_facts=(lambda f: save_facts(f, args.save_facts)) if args.save_facts else None)
+        report = run_scan(req, on_facts=_on_facts(args, catalog))
     except SourceError as exc:
         _clear_progress(progress)
         print(f"kaudit: {exc}", file=sys.stderr)
@@ -265,11 +279,26 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return _exit_status(report, args.fail_on)
 
 
+def _on_facts(args: argparse.Namespace, catalog):
+    """What to keep of the facts once collected: --save-facts, --save-evidence."""
+    from kaudit.scan import save_facts
+    if not (args.save_facts or args.save_evidence):
+        return None
+    from kaudit.collect.evidence import write_bundle
+    from kaudit.resources import data_dir
+
+    def keep(facts) -> None:
+        if args.save_facts:
+            save_facts(facts, args.save_facts)
+        if args.save_evidence:
+            write_bundle(facts, args.save_evidence, catalog.benchmark, data_dir("checks") / catalog.benchmark)
+    return keep
+
+
 def _scan_into_reports_root(args: argparse.Namespace, req, formats: list[str], waivers, previous) -> int:
     """--reports-root: a scheduled run (kaudit.incluster); exit 3 when interrupted."""
     from kaudit.collect import SourceError
     from kaudit.incluster import scan_into_reports_root
-    from kaudit.scan import save_facts
     if args.output_dir:
         raise UsageError("--reports-root and --output-dir cannot be combined")
     if args.keep < 1:
@@ -277,7 +306,7 @@ def _scan_into_reports_root(args: argparse.Namespace, req, formats: list[str], w
     try:
         run = scan_into_reports_root(
             req, args.reports_root, keep=args.keep, formats=formats, waivers=waivers, previous=previous,
-            on_facts=(lambda f: save_facts(f, args.save_facts)) if args.save_facts else None)
+            on_facts=_on_facts(args, req.catalog))
     except SourceError as exc:
         _clear_progress(req.progress)
         print(f"kaudit: {exc}", file=sys.stderr)

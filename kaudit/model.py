@@ -301,6 +301,7 @@ class ClusterFacts:
     # (kind -> reason), and those taken as not installed on an assumption.
     needed_missing: dict[str, str] = field(default_factory=dict)
     assumed_absent: set[str] = field(default_factory=set)
+    evidence_bundle: str | None = None   # read back from an evidence bundle: which one (kaudit.collect.evidence)
 
     def of_kind(self, kind: str) -> list[KObject]:
         return self.objects.get(kind, [])

@@ -48,7 +48,7 @@ def build_report(catalog: Catalog, facts: Facts, results: list[Result], started:
     collection_errors += [f"configz of node {n}: {why}" for n, why in sorted(cluster.configz_errors.items())]
     for nf in facts.nodes:
         collection_errors += [f"node {nf.name}: {e}" for e in nf.errors]
-    sources = []
+    sources = [cluster.evidence_bundle] if cluster.evidence_bundle else []
     if cluster.source == "api":
         sources.append(f"Kubernetes API server {cluster.identity.api_server or ''}".strip())
         if cluster.kubelet_configz:

@@ -32,6 +32,13 @@ class ManifestSource(ClusterSource):
         self.source_name = source_name
 
     def collect(self, progress: Progress = no_progress) -> ClusterFacts:
+        from kaudit.collect.evidence import is_bundle, load_bundle
+        bundles = [p for p in self.paths if is_bundle(p)]
+        if bundles:
+            if len(self.paths) > 1:
+                raise SourceError(f"{bundles[0]} is a kaudit evidence bundle: scan it on its own "
+                                  "(its collection record describes only its own objects)", exit_code=2)
+            return load_bundle(bundles[0], progress)
         facts = ClusterFacts(source=self.source_name)
         files = list(self._files())
         if not files:
