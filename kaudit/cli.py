@@ -97,11 +97,16 @@ def _parser() -> argparse.ArgumentParser:
 
     perms = sub.add_parser("permissions", help="print the least-privilege ClusterRole a scan needs",
                            description="Print the ClusterRole a scan needs: get/list only, no Secrets, "
-                                       "no wildcards, plus get on nodes/proxy for the kubelets' configz.")
+                                       "no wildcards, plus get on nodes/proxy for the kubelets' configz "
+                                       "(read through the API server, which authorizes it as nodes/proxy "
+                                       "on every Kubernetes version).")
     perms.add_argument("--gatekeeper-constraint", metavar="RESOURCE", action="append", default=[],
                        help="also grant list on this Gatekeeper constraint resource (plural, lower case, "
                             "e.g. k8spspprivilegedcontainer); repeatable. Without it, a cluster's Gatekeeper "
                             "constraints are reported as not readable")
+    perms.add_argument("--kubernetes-version", metavar="VERSION",
+                       help="the cluster's version (e.g. v1.33.1): the output explains, for that version, why "
+                            "the role holds get nodes/proxy")
 
     nf = sub.add_parser("node-facts", help="print this node's facts as JSON (used by the DaemonSet)")
     nf.add_argument("--root", default="/", help="where the host's filesystem is mounted (default /)")
@@ -393,7 +398,13 @@ def cmd_permissions(args: argparse.Namespace) -> int:
     bad = [c for c in args.gatekeeper_constraint if not c.isalnum() or c.lower() != c]
     if bad:
         raise UsageError(f"not a constraint resource name (plural, lower case): {', '.join(bad)}")
-    sys.stdout.write(cluster_role_yaml(constraint_resources=args.gatekeeper_constraint))
+    minor = None
+    if args.kubernetes_version:
+        from kaudit.model import ClusterIdentity
+        minor = ClusterIdentity(version=args.kubernetes_version).minor()
+        if minor is None or not args.kubernetes_version.lstrip("v").startswith("1."):
+            raise UsageError(f"--kubernetes-version {args.kubernetes_version!r}: expected a version like v1.33.1")
+    sys.stdout.write(cluster_role_yaml(constraint_resources=args.gatekeeper_constraint, kubernetes_minor=minor))
     return EXIT_OK
 
 
