@@ -26,6 +26,7 @@ from typing import Any
 
 from kaudit import __version__
 from kaudit.collect import Progress, SourceError, no_progress
+from kaudit.collect.jsonstream import iter_list
 from kaudit.collect.trim import NotAnObject, Sharer, to_kobject
 from kaudit.model import ClusterFacts, ClusterIdentity, Facts, KObject
 
@@ -148,18 +149,23 @@ def load_bundle(directory: Path, progress: Progress = no_progress) -> ClusterFac
     for kind, name in (record.get("objects") or {}).items():
         path = directory / "objects" / name
         progress(f"reading {path}")
-        try:
-            items = json.loads(path.read_text(encoding="utf-8")).get("items") or []
-        except (OSError, ValueError, AttributeError) as exc:
-            raise SourceError(f"{path}: cannot read: {exc}", exit_code=2) from None
         facts.objects.setdefault(kind, [])
-        for index, item in enumerate(items):
-            origin = item.get(ORIGIN_FIELD) if isinstance(item, dict) else None
-            try:
-                facts.add(sharer.kobject(to_kobject(item, origin=origin if isinstance(origin, str)
-                                                    else f"{path}:{index}")))
-            except NotAnObject as exc:
-                facts.load_errors.append(f"{path}: item {index} skipped: {exc}")
+        index = 0
+        try:
+            with open(path, encoding="utf-8") as fh:
+                # One item at a time (kaudit/collect/jsonstream.py): a bundle's Pod list can be large.
+                for event, _key, item in iter_list(fh):
+                    if event == "member":
+                        continue
+                    origin = item.get(ORIGIN_FIELD) if isinstance(item, dict) else None
+                    try:
+                        facts.add(sharer.kobject(to_kobject(item, origin=origin if isinstance(origin, str)
+                                                            else f"{path}:{index}")))
+                    except NotAnObject as exc:
+                        facts.load_errors.append(f"{path}: item {index} skipped: {exc}")
+                    index += 1
+        except (OSError, ValueError) as exc:     # NotStreamable and malformed JSON are ValueErrors
+            raise SourceError(f"{path}: cannot read this bundle file: {exc}", exit_code=2) from None
     facts.load_errors[:0] = [str(e) for e in coll.get("load_errors") or ()]
     facts.unavailable = {**(coll.get("failed") or {}), **(coll.get("denied") or {})}
     listed = coll.get("listed")
