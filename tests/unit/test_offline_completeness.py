@@ -177,3 +177,17 @@ def test_pod_security_default_is_marked_assumed_when_not_seen(tmp_path):
     assert "assumed" in (psa["default"].note or "") and psa["default"].value == "privileged"
     # A label is seen, not assumed.
     assert psa["shop"].value == "baseline" and "assumed" not in (psa["shop"].note or "")
+
+
+def test_cover_names_what_the_dump_lacks(tmp_path):
+    from kaudit.cli import main
+    dump = tmp_path / "pods.yaml"
+    dump.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: api, namespace: shop}\n"
+                    "spec: {containers: [{name: c, image: x}]}\n")
+    out = tmp_path / "out"
+    main(["scan", "--manifests", str(dump), "--output-dir", str(out), "--format", "html", "-q"])
+    html = (out / "report.html").read_text()
+    start = html.index('<section id="cover"')
+    cover = html[start:html.index("</section>", start)]
+    assert "Node objects are not in the input" in cover
+    assert "ServiceAccount objects are not in the input" in cover
