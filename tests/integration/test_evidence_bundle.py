@@ -88,3 +88,22 @@ def test_a_plain_dump_of_the_same_objects_is_not_complete(bundle_scan, tmp_path)
     plain = report(out)
     assert not plain["scan"]["complete"]
     assert any("not in the input" in r for r in plain["scan"]["incomplete_reasons"])
+
+
+def test_live_scan_does_not_judge_a_served_kind_it_never_read(make_api_server, kubeconfig_for):
+    """sigstore's policy-controller installed: 5.5.1 cannot say "no image
+    provenance control found" without reading its ClusterImagePolicies."""
+    from apiserver import ResourceType
+
+    from kaudit.catalog import load_catalog
+    from kaudit.collect.api import ApiSource
+    from kaudit.engine import evaluate
+    from kaudit.model import Facts, Status
+    sigstore = ResourceType("policy.sigstore.dev", "v1beta1", "clusterimagepolicies", "ClusterImagePolicy",
+                            False, True)
+    catalog = load_catalog()
+    for extra, expected in (((), Status.WARN), ((sigstore,), Status.ERROR)):
+        facts = ApiSource(kubeconfig_for(make_api_server(extra_types=extra))).collect()
+        (result,) = evaluate(catalog, Facts(cluster=facts), ["5.5.1"])
+        assert result.status is expected, result.message
+    assert "ClusterImagePolicy.policy.sigstore.dev: not read by the live scan" in result.message
