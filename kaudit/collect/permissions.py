@@ -128,7 +128,9 @@ def node_proxy_reason(minor: int | None = None) -> list[str]:
     """Why the role holds `get nodes/proxy`, for a cluster of Kubernetes 1.`minor`.
 
     The API server authorizes GET /api/v1/nodes/NAME/proxy/configz as `get` on
-    `nodes/proxy` for the caller, then calls the kubelet with its own client
+    `nodes/proxy` for the caller (its RequestInfoFactory takes the third path
+    part, `proxy`, as the subresource: apiserver/pkg/endpoints/request/
+    requestinfo.go), then calls the kubelet with its own client
     certificate. The kubelet's fine-grained check (`nodes/configz` first, then
     `nodes/proxy`: GetRequestAttributes in pkg/kubelet/server/auth.go) applies
     only to clients that connect to the kubelet's port themselves, which kaudit
