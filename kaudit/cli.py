@@ -38,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     src.add_argument("--kubeconfig", metavar="PATH", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
     src.add_argument("--context", metavar="NAME", help="kubeconfig context to use")
     src.add_argument("--manifests", metavar="PATH", action="append", type=Path, default=[],
-                     help="offline: a YAML/JSON file or directory of objects (repeatable)")
+                     help="offline: a YAML/JSON file or directory of objects (repeatable), or an evidence "
+                          "bundle written by --save-evidence (on its own)")
     src.add_argument("--demo", action="store_true", help="scan the bundled demo cluster")
     nodes = scan.add_argument_group("node access")
     nodes.add_argument("--nodes", choices=("none", "ssh", "daemonset", "local"), default=None,
