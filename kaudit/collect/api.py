@@ -473,6 +473,7 @@ class ApiSource(ClusterSource):
                 if exc.status == 403:
                     facts.unavailable[key] = forbidden
                 elif exc.status == 404:
+                    facts.listed.add(key)     # the collection record: read, and none exist
                     return       # discovered, then gone (CRD deleted mid-scan): absent
                 else:
                     facts.unavailable[key] = f"could not list {label}: {exc}"

@@ -116,7 +116,7 @@ CLUSTER_SCOPED_KINDS = frozenset({
     "CSINode", "VolumeAttachment", "VolumeAttributesClass",
     "CustomResourceDefinition.apiextensions.k8s.io", "FlowSchema.flowcontrol.apiserver.k8s.io",
     "PriorityLevelConfiguration.flowcontrol.apiserver.k8s.io", "DeviceClass.resource.k8s.io",
-    "ResourceSlice.resource.k8s.io", "StorageVersionMigration.storagemigration.k8s.io",
+    "ResourceSlice.resource.k8s.io", "DeviceTaintRule.resource.k8s.io", "StorageVersionMigration.storagemigration.k8s.io",
     "StorageVersion.internal.apiserver.k8s.io", "TokenReview.authentication.k8s.io",
     "SelfSubjectReview.authentication.k8s.io", "SubjectAccessReview.authorization.k8s.io",
     "SelfSubjectAccessReview.authorization.k8s.io", "SelfSubjectRulesReview.authorization.k8s.io",
