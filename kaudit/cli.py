@@ -183,6 +183,8 @@ def _sources(args: argparse.Namespace):
         bundled = bundle_nodes(args.manifests[0]) if is_bundle(args.manifests[0]) else None
         if bundled and not args.node_facts and args.nodes in (None, "none"):
             args.node_facts = [bundled]      # an evidence bundle carries its node facts
+        if is_bundle(args.manifests[0]):
+            _warn_if_catalog_changed(args.manifests[0], args.benchmark)
     elif args.kubeconfig or args.context or not args.node_facts:
         from kaudit.collect.api import ApiSource
         cluster_source = ApiSource(kubeconfig=str(args.kubeconfig) if args.kubeconfig else None,
@@ -219,6 +221,18 @@ def _sources(args: argparse.Namespace):
         from kaudit.collect.node.local import LocalSource
         node_source = LocalSource()
     return cluster_source, node_source, node_access
+
+
+def _warn_if_catalog_changed(bundle: Path, benchmark: str) -> None:
+    """Re-checking old evidence with a changed catalog can change verdicts: say so."""
+    from kaudit.collect.evidence import catalog_sha256, read_record
+    from kaudit.resources import data_dir
+    record = read_record(bundle)
+    then, now = record.get("catalog_sha256"), catalog_sha256(data_dir("checks") / benchmark)
+    if record.get("benchmark") != benchmark or then != now:
+        print(f"kaudit: warning: {bundle} was written by kaudit {(record.get('tool') or {}).get('version')} "
+              f"for {record.get('benchmark')} (catalog sha256 {str(then)[:12]}); this is {benchmark} "
+              f"(catalog sha256 {now[:12]}): results can differ from the original scan", file=sys.stderr)
 
 
 def cmd_scan(args: argparse.Namespace) -> int:

@@ -107,3 +107,15 @@ def test_live_scan_does_not_judge_a_served_kind_it_never_read(make_api_server, k
         (result,) = evaluate(catalog, Facts(cluster=facts), ["5.5.1"])
         assert result.status is expected, result.message
     assert "ClusterImagePolicy.policy.sigstore.dev: not read by the live scan" in result.message
+
+
+def test_rescan_warns_when_the_catalog_changed(bundle_scan, tmp_path, capsys):
+    bundle, _, _ = bundle_scan
+    record = json.loads((bundle / RECORD).read_text())
+    capsys.readouterr()
+    main(["scan", "--manifests", str(bundle), "-q", "--fail-on", "never"])
+    assert "warning" not in capsys.readouterr().err
+    record["catalog_sha256"] = "0" * 64
+    (bundle / RECORD).write_text(json.dumps(record))
+    main(["scan", "--manifests", str(bundle), "-q", "--fail-on", "never"])
+    assert "results can differ from the original scan" in capsys.readouterr().err
