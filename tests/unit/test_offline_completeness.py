@@ -210,3 +210,19 @@ def test_evidence_bundle_of_an_offline_scan_reproduces_it(tmp_path):
         assert two["scan"]["incomplete_reasons"] == one["scan"]["incomplete_reasons"], name
         assert two["scan"]["nodes_inspected"] == one["scan"]["nodes_inspected"], name
     assert not one["scan"]["complete"]
+
+
+def test_token_mount_is_not_judged_on_service_accounts_never_seen(tmp_path):
+    """5.1.6: without ServiceAccount objects, whether a pod that does not opt
+    in or out mounts a token is unknown (its ServiceAccount may opt out)."""
+    pods = """apiVersion: v1
+kind: List
+items:
+- {apiVersion: v1, kind: Pod, metadata: {name: quiet, namespace: shop}, spec: {containers: [{name: c, image: x}]}}
+- {apiVersion: v1, kind: Pod, metadata: {name: loud, namespace: shop},
+   spec: {automountServiceAccountToken: true, containers: [{name: c, image: x}]}}
+"""
+    _, results, _ = scan(tmp_path, pods, checks=["5.1.6"])
+    failed = {r.target.name for r in of(results, "5.1.6") if r.status is Status.FAIL}
+    assert failed == {"loud"}     # it opts in itself, with the default ServiceAccount
+    assert any("ServiceAccount objects are not in the input" in r.message for r in of(results, "5.1.6"))

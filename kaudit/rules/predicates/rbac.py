@@ -326,6 +326,8 @@ def token_mounts(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Con
     idx = rbac_index(facts, ctx)
     wl = workload_index(facts, ctx)
     sas = {(o.namespace, o.name): o for o in cluster.of_kind(SERVICE_ACCOUNT)}
+    # What was never collected decides nothing (the ERRORs above say so).
+    sa_unseen, rbac_unseen = bool(cluster.missing(SERVICE_ACCOUNT)), bool(cluster.missing(*RBAC_KINDS))
     bound: set[tuple[str | None, str]] = set()
     group_bound: set[str] = set()
     for b in idx.bindings:
@@ -348,6 +350,8 @@ def token_mounts(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Con
             if pod_setting is True:
                 mounts.append((where, "pod sets automountServiceAccountToken: true"))
             elif pod_setting is None:
+                if sa is None and sa_unseen:
+                    continue      # its ServiceAccount may opt out: unknown
                 sa_setting = sa.body.get("automountServiceAccountToken") if sa is not None else None
                 if sa_setting is not False:
                     mounts.append((where, "ServiceAccount " + ("not found" if sa is None else
@@ -356,7 +360,7 @@ def token_mounts(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Con
         if not mounts:
             continue
         has_rbac = (t.namespace, sa_name) in bound or t.namespace in group_bound
-        if has_rbac and sa_name != "default":
+        if sa_name != "default" and (has_rbac or rbac_unseen):
             continue
         failed += 1
         reason = ("the default ServiceAccount is not meant to be used by workloads" if sa_name == "default"
