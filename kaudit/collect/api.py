@@ -513,7 +513,7 @@ class ApiSource(ClusterSource):
         http = KubeHttp(conn, max_attempts=self.max_attempts, backoff=self.backoff,
                         request_timeout=self.request_timeout, deadline=time.monotonic() + self.deadline,
                         deadline_text=f"the scan's API time limit ({self.deadline:g}s, --api-deadline)")
-        facts = ClusterFacts(source="api")
+        facts = ClusterFacts(source="api", listed=set())
         self._partial, self._read_done, self._configz_done = facts, set(), False
         self._discovery_cache = {}
         self._sharer = Sharer()
@@ -522,6 +522,7 @@ class ApiSource(ClusterSource):
         progress(f"connecting to {conn.server}")
         facts.identity.version = self._version(http, facts)
         groups = self._discover_groups(http, facts)
+        facts.groups = set(groups) if groups is not None else None
         for spec in READS:
             self._collect_read(http, spec, groups, facts, progress)
             self._read_done.add(spec.kind_key)
@@ -648,6 +649,8 @@ class ApiSource(ClusterSource):
                       facts: ClusterFacts, progress: Progress) -> None:
         version = self._resolve(http, spec, groups, facts)
         if version is None:
+            if spec.kind_key not in facts.unavailable:
+                facts.listed.add(spec.kind_key)     # discovery proved it is not served: none exist
             return
         prefix = f"/api/{version}" if not spec.group else f"/apis/{spec.group}/{version}"
         if spec.names:
@@ -686,6 +689,7 @@ class ApiSource(ClusterSource):
                 facts.unavailable[key] = f"could not list {label}: {exc}"
                 return
             facts.objects.setdefault(key, []).extend(objects)
+            facts.listed.add(key)
             progress(f"listed {label}: {len(objects)}")
             return
 
@@ -769,6 +773,7 @@ class ApiSource(ClusterSource):
                 return
         if found:
             facts.objects.setdefault(spec.kind_key, []).extend(found)
+        facts.listed.add(spec.kind_key)
 
     def _collect_gatekeeper_constraints(self, http: KubeHttp, groups: dict[str, list[str]] | None,
                                         facts: ClusterFacts, progress: Progress) -> None:
@@ -799,6 +804,7 @@ class ApiSource(ClusterSource):
             progress(f"listing {label}")
             path = f"/apis/{GATEKEEPER_CONSTRAINTS_GROUP}/{version}/{quote(plural, safe='')}"
             self._list_into(http, path, key, f"forbidden: needs list on {label}", facts, progress, label)
+        facts.enumerated_groups.add(GATEKEEPER_CONSTRAINTS_GROUP)   # every constraint kind discovery shows
 
     # -- kubelet configz --------------------------------------------------------
 
