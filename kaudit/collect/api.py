@@ -301,8 +301,12 @@ class KubeHttp:
             box["abandoned"] = True
             _shut(box.get("live"))
             raise RequestTimeout(expired or f"no complete answer within {total:g}s")
-        if "error" in box:
-            raise box["error"]
+        error = box.get("error")
+        if isinstance(error, RequestTimeout):
+            # The socket's own time-out (also `total`) fired first: the same limit.
+            raise RequestTimeout(expired or f"no complete answer within {total:g}s") from error
+        if error is not None:
+            raise error
         return box["response"]
 
     def _send_blocking(self, method: str, path: str, query: list[tuple[str, Any]] | None,
