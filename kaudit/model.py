@@ -444,6 +444,7 @@ class ScanInfo:
     node_access: str                   # none | ssh | daemonset | local | saved
     nodes_inspected: list[str] = field(default_factory=list)
     nodes_unreachable: dict[str, str] = field(default_factory=dict)
+    nodes_not_inspected: int = 0       # Node objects nothing was collected from (e.g. --nodes none)
     complete: bool = True              # False when interrupted or a source failed wholesale
     incomplete_reasons: list[str] = field(default_factory=list)
     collection_errors: list[str] = field(default_factory=list)   # kinds unavailable, load errors, configz errors
@@ -456,7 +457,8 @@ class ScanInfo:
             "benchmark_version": self.benchmark_version,
             "cluster": self.cluster.to_json(), "source": self.source,
             "node_access": self.node_access, "nodes_inspected": list(self.nodes_inspected),
-            "nodes_unreachable": dict(self.nodes_unreachable), "complete": self.complete,
+            "nodes_unreachable": dict(self.nodes_unreachable),
+            "nodes_not_inspected": self.nodes_not_inspected, "complete": self.complete,
             "incomplete_reasons": list(self.incomplete_reasons),
             "collection_errors": list(self.collection_errors),
             "evidence_sources": list(self.evidence_sources),
@@ -475,6 +477,7 @@ class ScanInfo:
             source=data.get("source", ""), node_access=data.get("node_access", ""),
             nodes_inspected=list(data.get("nodes_inspected") or ()),
             nodes_unreachable=dict(data.get("nodes_unreachable") or {}),
+            nodes_not_inspected=int(data.get("nodes_not_inspected") or 0),
             complete=bool(data.get("complete", True)),
             incomplete_reasons=list(data.get("incomplete_reasons") or ()),
             collection_errors=list(data.get("collection_errors") or ()),

@@ -15,7 +15,7 @@ from kaudit.catalog import Catalog
 from kaudit.collect import ClusterSource, NodeSource, Progress, no_progress
 from kaudit.engine import evaluate
 from kaudit.gcpause import paused_gc
-from kaudit.model import ClusterFacts, Facts, NodeFacts, Report, Result, ScanInfo
+from kaudit.model import NODE, ClusterFacts, Facts, NodeFacts, Report, Result, ScanInfo
 
 
 def utc_now() -> str:
@@ -61,6 +61,15 @@ def build_report(catalog: Catalog, facts: Facts, results: list[Result], started:
     if facts.nodes:
         sources.append(f"node inspection ({facts.node_access}) of {len(inspected)} host(s)"
                        + (f", {len(unreachable)} unreachable" if unreachable else ""))
+    inspected_names = {n.name for n in facts.nodes}
+    not_inspected = sum(1 for n in cluster.of_kind(NODE) if n.name not in inspected_names)
+    if not_inspected and facts.node_access == "none":
+        # A scope the user chose, not a failure: the scan stays complete (docs/reports.md).
+        sources.append(f"node inspection not requested (--nodes none): {not_inspected:,} node(s) "
+                       f"not inspected; their file and process checks are ERROR, one per check")
+    elif not_inspected:
+        sources.append(f"{not_inspected:,} node(s) of the cluster not covered by node access "
+                       f"({facts.node_access}); their file and process checks are ERROR, one per check")
     reasons = list(incomplete or [])
     if unreachable:
         reasons.append(f"{len(unreachable)} node(s) could not be inspected")
@@ -70,7 +79,7 @@ def build_report(catalog: Catalog, facts: Facts, results: list[Result], started:
         started=started, finished=finished or utc_now(), benchmark=catalog.benchmark,
         benchmark_title=catalog.title, benchmark_version=catalog.version,
         cluster=cluster.identity, source=cluster.source, node_access=facts.node_access,
-        nodes_inspected=inspected, nodes_unreachable=unreachable,
+        nodes_inspected=inspected, nodes_unreachable=unreachable, nodes_not_inspected=not_inspected,
         complete=not reasons, incomplete_reasons=reasons,
         collection_errors=collection_errors, evidence_sources=sources)
     return Report(tool={"name": "kaudit", "version": __version__}, scan=scan, results=results)
