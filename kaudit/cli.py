@@ -41,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     src.add_argument("--manifests", metavar="PATH", action="append", type=Path, default=[],
                      help="offline: a YAML/JSON file or directory of objects (repeatable)")
     src.add_argument("--demo", action="store_true", help="scan the bundled demo cluster")
+    src.add_argument("--cluster-name", metavar="NAME",
+                     help="the cluster's name in the reports (default: the kubeconfig context, or the API "
+                          "server host inside a pod; 'unknown' for manifests)")
     nodes = scan.add_argument_group("node access")
     nodes.add_argument("--nodes", choices=("none", "ssh", "daemonset", "local"), default=None,
                        help="how to inspect nodes for sections 1-4 files and processes (default: none)")
@@ -131,6 +134,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    args.raw_argv = list(sys.argv[1:] if argv is None else argv)
     if not args.command:
         parser.print_help()
         return EXIT_USAGE
@@ -269,7 +273,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
     cluster_source, node_source, node_access = _sources(args)
     progress = _progress(args.quiet)
     req = ScanRequest(catalog=catalog, cluster_source=cluster_source, node_source=node_source,
-                      node_access=node_access, only_checks=only, progress=progress)
+                      node_access=node_access, only_checks=only, progress=progress,
+                      cluster_name=args.cluster_name, command_line=_command_line(args))
     if args.reports_root is not None:
         return _scan_into_reports_root(args, req, formats, waivers, previous, sign_key)
     try:
@@ -324,6 +329,12 @@ def _scan_into_reports_root(args: argparse.Namespace, req, formats: list[str], w
         from kaudit.report.text import TextFormatter
         sys.stdout.write(TextFormatter().render(run.report).decode("utf-8"))
     return EXIT_INCOMPLETE if run.interrupted else _exit_status(run.report, args.fail_on)
+
+
+def _command_line(args: argparse.Namespace) -> list[str]:
+    """How kaudit was invoked, for the report, with secrets redacted."""
+    from kaudit.attribution import redact_command_line
+    return redact_command_line(["kaudit", *getattr(args, "raw_argv", [])])
 
 
 def _clear_progress(progress) -> None:

@@ -31,6 +31,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
+from urllib.parse import urlsplit
 
 from kaudit.gcpause import paused_gc
 from kaudit.model import (CLUSTER, NODE, ClusterFacts, Evidence, Facts, NodeFacts, Report, Result,
@@ -83,13 +84,17 @@ def sanitize_name(value: str | None, max_len: int = 63) -> str:
 def cluster_dir_name(facts: Facts | None, root: Path) -> str:
     """The identity name, else the cluster id (kube-system UID), sanitised.
 
-    Inside a pod the connection names every cluster "in-cluster", so the
-    stable kube-system UID is used instead. Without any identity (interrupted
+    Inside a pod the default name is the API host, the same in every cluster,
+    so the stable kube-system UID is used instead. Without any identity (interrupted
     before the API answered), a reports volume holding exactly one cluster's
     directory is that cluster's volume; otherwise "unknown"."""
     if facts is not None:
         ident = facts.cluster.identity
-        if ident.name and ident.name.strip().lower() not in _GENERIC_NAMES:
+        # Inside a pod the default name is the API host (10.96.0.1): the same in every
+        # cluster, so the kube-system UID names the directory instead.
+        api_host = urlsplit(ident.api_server or "").hostname or ""
+        if (ident.name and ident.name.strip().lower() not in _GENERIC_NAMES
+                and ident.name.strip().lower() != api_host.lower()):
             name = sanitize_name(ident.name)
             if name:
                 return name
@@ -255,6 +260,8 @@ def collect_interruptibly(req: ScanRequest, term: _Termination) -> tuple[Facts |
     term.raising = True
     try:
         cluster = req.cluster_source.collect(req.progress) if req.cluster_source else ClusterFacts()
+        if req.cluster_name:
+            cluster.identity.name = req.cluster_name
         nodes: list[NodeFacts] = []
         if req.node_source is not None:
             stage = f"inspecting nodes ({req.node_access})"
@@ -308,7 +315,8 @@ def scan_into_reports_root(req: ScanRequest, root: Path, *, keep: int = DEFAULT_
         else:
             results = interrupted_results(req, interrupted or "interrupted")
         report = build_report(req.catalog, facts or Facts(node_access=req.node_access), results, started,
-                              incomplete=[interrupted] if interrupted else None)
+                              incomplete=[interrupted] if interrupted else None,
+                              command_line=req.command_line)
         if waivers:
             report.results, report.waivers = apply_waivers(report.results, waivers,
                                                            today or dt.date.today())

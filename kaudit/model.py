@@ -272,6 +272,8 @@ class ClusterFacts:
     # API server admission configuration, when visible (for PodSecurity defaults)
     source: str = "none"             # "api" | "manifests" | "demo" | "none"
     load_errors: list[str] = field(default_factory=list)   # malformed documents skipped, with file:line
+    operator: str | None = None      # who ran the scan, as the API server sees it (kaudit.attribution)
+    image: str | None = None         # kaudit's own image digest, when it runs in a pod
 
     def of_kind(self, kind: str) -> list[KObject]:
         return self.objects.get(kind, [])
@@ -449,6 +451,11 @@ class ScanInfo:
     incomplete_reasons: list[str] = field(default_factory=list)
     collection_errors: list[str] = field(default_factory=list)   # kinds unavailable, load errors, configz errors
     evidence_sources: list[str] = field(default_factory=list)
+    # Who ran it, how, with what (kaudit.attribution); "unknown" in reports older than these fields.
+    operator: str = "unknown"          # SelfSubjectReview username, else "<user> (kubeconfig user)"
+    command_line: list[str] = field(default_factory=list)   # secrets redacted
+    image: str = "unknown"             # kaudit's image digest when it ran in a pod
+    catalog_sha256: str = "unknown"    # the checks' YAML that judged this scan
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -462,6 +469,8 @@ class ScanInfo:
             "incomplete_reasons": list(self.incomplete_reasons),
             "collection_errors": list(self.collection_errors),
             "evidence_sources": list(self.evidence_sources),
+            "operator": self.operator, "command_line": list(self.command_line),
+            "image": self.image, "catalog_sha256": self.catalog_sha256,
         }
 
     @classmethod
@@ -482,6 +491,10 @@ class ScanInfo:
             incomplete_reasons=list(data.get("incomplete_reasons") or ()),
             collection_errors=list(data.get("collection_errors") or ()),
             evidence_sources=list(data.get("evidence_sources") or ()),
+            operator=str(data.get("operator") or "unknown"),
+            command_line=[str(a) for a in data.get("command_line") or ()],
+            image=str(data.get("image") or "unknown"),
+            catalog_sha256=str(data.get("catalog_sha256") or "unknown"),
         )
 
 

@@ -30,10 +30,14 @@ class ScanRequest:
     node_access: str = "none"
     only_checks: list[str] = field(default_factory=list)
     progress: Progress = no_progress
+    cluster_name: str | None = None      # --cluster-name: overrides the context / API host name
+    command_line: list[str] = field(default_factory=list)   # redacted (kaudit.attribution)
 
 
 def collect(req: ScanRequest) -> Facts:
     cluster = req.cluster_source.collect(req.progress) if req.cluster_source else ClusterFacts()
+    if req.cluster_name:
+        cluster.identity.name = req.cluster_name
     nodes: list[NodeFacts] = []
     if req.node_source is not None:
         nodes = req.node_source.collect(cluster, req.progress)
@@ -41,7 +45,8 @@ def collect(req: ScanRequest) -> Facts:
 
 
 def build_report(catalog: Catalog, facts: Facts, results: list[Result], started: str,
-                 finished: str | None = None, incomplete: list[str] | None = None) -> Report:
+                 finished: str | None = None, incomplete: list[str] | None = None,
+                 command_line: list[str] | None = None) -> Report:
     cluster = facts.cluster
     collection_errors = list(cluster.load_errors)
     collection_errors += [f"{kind}: {why}" for kind, why in sorted(cluster.unavailable.items())]
@@ -81,7 +86,9 @@ def build_report(catalog: Catalog, facts: Facts, results: list[Result], started:
         cluster=cluster.identity, source=cluster.source, node_access=facts.node_access,
         nodes_inspected=inspected, nodes_unreachable=unreachable, nodes_not_inspected=not_inspected,
         complete=not reasons, incomplete_reasons=reasons,
-        collection_errors=collection_errors, evidence_sources=sources)
+        collection_errors=collection_errors, evidence_sources=sources,
+        operator=cluster.operator or "unknown", command_line=list(command_line or ()),
+        image=cluster.image or "unknown", catalog_sha256=catalog.sha256)
     return Report(tool={"name": "kaudit", "version": __version__}, scan=scan, results=results)
 
 
@@ -93,7 +100,7 @@ def run_scan(req: ScanRequest, on_facts: Callable[[Facts], None] | None = None) 
             on_facts(facts)
         req.progress("evaluating checks")
         results = evaluate(req.catalog, facts, req.only_checks or None)
-        return build_report(req.catalog, facts, results, started)
+        return build_report(req.catalog, facts, results, started, command_line=req.command_line)
 
 
 def save_facts(facts: Facts, directory: Path) -> None:

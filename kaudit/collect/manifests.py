@@ -58,7 +58,8 @@ class ManifestSource(ClusterSource):
             detail = f" ({facts.load_errors[0]})" if facts.load_errors else ""
             raise SourceError(f"no Kubernetes objects found in {', '.join(map(str, self.paths))}{detail}",
                               exit_code=2)
-        name = "kaudit demo cluster" if self.source_name == "demo" else ", ".join(str(p) for p in self.paths)
+        # Never a file path: a dump does not name its cluster (--cluster-name does).
+        name = "kaudit demo cluster" if self.source_name == "demo" else None
         fill_identity_from_objects(facts, name=name)
         return facts
 

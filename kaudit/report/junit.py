@@ -92,6 +92,11 @@ def _score_properties(report: Report) -> list[tuple[str, str]]:
     out.append(("score_manual_kaudit", s.manual.text()))
     if not s.complete:
         out.append(("incomplete_reasons", "; ".join(s.incomplete_reasons)))
+    scan = report.scan   # who ran it, with what (kaudit.attribution)
+    out += [("cluster_name", scan.cluster.name or "unknown"), ("operator", scan.operator),
+            ("command_line", " ".join(scan.command_line) or "unknown"),
+            ("kaudit_version", report.tool.get("version", "") or "unknown"),
+            ("image", scan.image), ("catalog_sha256", scan.catalog_sha256)]
     return out
 
 
