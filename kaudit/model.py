@@ -295,6 +295,10 @@ class ClusterFacts:
 # ---------------------------------------------------------------------------
 
 NODEFACTS_SCHEMA = "kaudit.nodefacts/v1"
+# The error the record parser adds when the collector's output has no END
+# record, and the start of the collector's error for a directory it could not list.
+CUT_SHORT_ERROR = "collector output ended early (no END record): facts are incomplete"
+UNLISTED_PREFIX = "cannot list "
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,6 +372,16 @@ class NodeFacts:
 
     def file(self, path: str) -> FileInfo | None:
         return self.files.get(path)
+
+    @property
+    def cut_short(self) -> bool:
+        """The collector's output ended early: what is absent was not seen."""
+        return CUT_SHORT_ERROR in self.errors
+
+    def listing_error(self, directory: str) -> str | None:
+        """Why the collector could not list `directory`, when it said so."""
+        prefix = f"{UNLISTED_PREFIX}{directory.rstrip('/')}:"
+        return next((e for e in self.errors if e.startswith(prefix)), None)
 
     def files_under(self, directory: str) -> list[FileInfo]:
         prefix = directory.rstrip("/") + "/"

@@ -78,6 +78,10 @@ def build_report(catalog: Catalog, facts: Facts, results: list[Result], started:
     reasons = list(incomplete or [])
     if unreachable:
         reasons.append(f"{len(unreachable)} node(s) could not be inspected")
+    cut_short = [n.name for n in facts.nodes if not n.unreachable and n.cut_short]
+    if cut_short:
+        reasons.append(f"{len(cut_short)} node(s) only partly inspected (collector output cut short): "
+                       f"{', '.join(cut_short[:5])}")
     if cluster.unavailable:
         reasons.append(f"{len(cluster.unavailable)} resource type(s) could not be read")
     scan = ScanInfo(

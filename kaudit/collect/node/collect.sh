@@ -149,6 +149,28 @@ content() {
     cf=$R$cp
     statf "$cp"
     [ -e "$cf" ] || return 0
+    content_of "$cp" "$cf" "$2"
+}
+
+# podfile PID PATH: a file as process PID sees it in its own mount namespace
+# (kube-proxy's --config is a ConfigMap mounted in its pod, not on the host),
+# recorded as /proc/PID/root/PATH; contents only.
+podfile() {
+    pr=/proc/$1/root$2
+    case $SEEN_C in *"$NL$pr$NL"*) return 0 ;; esac
+    SEEN_C=$SEEN_C$pr$NL
+    pf=$P/$1/root$2
+    if [ ! -e "$pf" ]; then
+        if [ -r "$P/$1/root/" ]; then cerr "$pr" "does not exist"; else cerr "$pr" "permission denied"; fi
+        return 0
+    fi
+    content_of "$pr" "$pf" ""
+}
+
+# content_of RECORDPATH FILE [redact]: CONTENT (or CONTENTERR) for FILE's bytes.
+content_of() {
+    cp=$1
+    cf=$2
     if [ ! -f "$cf" ]; then cerr "$cp" "not a regular file"; return 0; fi
     case $cp in
         *.key|*/pki/*.key) cerr "$cp" "private key: contents are never collected"; return 0 ;;
@@ -163,7 +185,7 @@ content() {
     if have grep && grep -q 'PRIVATE KEY-----' "$cf" 2>/dev/null </dev/null; then
         cerr "$cp" "private key: contents are never collected"; return 0
     fi
-    if [ "$2" = redact ]; then
+    if [ "$3" = redact ]; then
         ch=$(redact_secrets "$cf" 2>&1 | od -An -v -tx1)
     else
         ch=$(od -An -v -tx1 < "$cf" 2>&1)
@@ -192,11 +214,39 @@ manifests() {
 # listdir HOSTDIR: the directory and its entries (one level), metadata only.
 listdir() { walk "$1" 1; }
 
+# confdir HOSTDIR DEPTH: a directory of *.conf drop-ins (kubelet --config-dir,
+# kubelet.service.d): metadata of everything below it, contents of *.conf.
+# The kubelet walks --config-dir recursively (filepath.WalkDir).
+confdir() {
+    statf "$1" || return 0
+    cd_=$R$1
+    [ -d "$cd_" ] || return 0
+    if [ ! -r "$cd_" ] || [ ! -x "$cd_" ]; then
+        err "cannot list $1: permission denied"
+        return 0
+    fi
+    for ce in "$cd_"/* "$cd_"/.[!.]* "$cd_"/..?*; do
+        [ -e "$ce" ] || [ -L "$ce" ] || continue
+        if [ -d "$ce" ] && [ ! -L "$ce" ]; then
+            if [ "$2" -gt 0 ]; then confdir "${ce#"$R"}" $(($2 - 1)) "$3"; else statf "${ce#"$R"}"; fi
+        else
+            case $ce in
+                *.conf) content "${ce#"$R"}"
+                        case $KUBELET_DROPINS in *"$NL${ce#"$R"}$NL"*) ;;
+                            *) [ "$3" = kubelet ] && KUBELET_DROPINS=$KUBELET_DROPINS${ce#"$R"}$NL ;; esac ;;
+                *) statf "${ce#"$R"}" ;;
+            esac
+        fi
+    done
+}
+
 # ---------------------------------------------------------------------------
 # Flags that name files
 # ---------------------------------------------------------------------------
 
 KUBELET_CONFIG=
+FPID=
+KUBELET_DROPINS=$NL
 
 # follow COMPONENT FLAG VALUE
 follow() {
@@ -215,10 +265,12 @@ follow() {
     case $2 in
         --config)
             content "$fv"
-            [ "$1" = kubelet ] && KUBELET_CONFIG=$fv ;;
+            [ "$1" = kubelet ] && KUBELET_CONFIG=$fv
+            if [ "$1" = kube-proxy ] && [ -n "$FPID" ] && [ ! -e "$R$fv" ]; then podfile "$FPID" "$fv"; fi ;;
         --encryption-provider-config) content "$fv" redact ;;
         --audit-policy-file|--admission-control-config-file|--authorization-config|--authentication-config)
             content "$fv" ;;
+        --config-dir) if [ "$1" = kubelet ]; then confdir "$fv" 8 kubelet; else statf "$fv"; fi ;;
         --pod-manifest-path) manifests "$fv" ;;
         --cert-dir|--cni-conf-dir) listdir "$fv" ;;
         *) statf "$fv" ;;
@@ -312,7 +364,9 @@ process() {
     printf '\n'
     RUNNING="$RUNNING$pc "
     [ "$pc" = etcd ] && etcd_env "$pid"
+    FPID=$pid
     follow_argv "$pc" "$pargs"
+    FPID=
 }
 
 processes() {
@@ -380,13 +434,11 @@ defaults() {
              /usr/lib/systemd/system/kubelet.service; do
         content "$u"
     done
-    for d in /etc/systemd/system/kubelet.service.d /lib/systemd/system/kubelet.service.d \
-             /usr/lib/systemd/system/kubelet.service.d; do
-        [ -d "$R$d" ] || continue
-        statf "$d"
-        for e in "$R$d"/*.conf; do
-            [ -e "$e" ] && content "${e#"$R"}"
-        done
+    # every directory systemd reads kubelet.service drop-ins from (same list
+    # as kaudit/rules/files.py KUBELET_UNIT_DIRS); an absent one is MISSING
+    for d in /etc/systemd/system/kubelet.service.d /run/systemd/system/kubelet.service.d \
+             /usr/lib/systemd/system/kubelet.service.d /lib/systemd/system/kubelet.service.d; do
+        confdir "$d" 0
     done
     # k3s and RKE2
     for dist in k3s rke2; do
@@ -453,6 +505,12 @@ main() {
     else
         kubelet_config_files /var/lib/kubelet/config.yaml
     fi
+    # the files the kubelet's drop-ins name (a drop-in may set clientCAFile)
+    while IFS= read -r kd; do
+        [ -n "$kd" ] && kubelet_config_files "$kd"
+    done <<EOF
+$KUBELET_DROPINS
+EOF
     defaults
 
     printf 'RUNNING'

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
 from kaudit import components
-from kaudit.model import FileInfo, NodeFacts, ProcessInfo
+from kaudit.model import CUT_SHORT_ERROR, FileInfo, NodeFacts, ProcessInfo
 
 RECORD_MAGIC = "KAUDIT-NODE"
 RECORD_VERSION = "1"
@@ -248,7 +248,7 @@ def parse_collector_output(output: str | bytes, node_name: str, transport: str,
         except ValueError as exc:
             raise ValueError(f"line {number}: {exc}") from None
     if not b.ended:
-        b.errors.append("collector output ended early (no END record): facts are incomplete")
+        b.errors.append(CUT_SHORT_ERROR)
 
     files = {}
     for path, f in b.files.items():
