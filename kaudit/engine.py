@@ -53,8 +53,8 @@ def uninspected_nodes(facts: Facts, ctx: Context) -> frozenset[str]:
 def not_inspected_reason(facts: Facts, count: int) -> str:
     if facts.node_access == "none":
         return f"node inspection not requested: {count:,} node{'s' if count != 1 else ''}"
-    return (f"node facts not collected: {count:,} node{'s' if count != 1 else ''} "
-            f"not covered by node access ({facts.node_access})")
+    return (f"{count:,} node{'s' if count != 1 else ''} not inspected: not covered by the node "
+            f"access used ({facts.node_access})")
 
 
 def _fold_uninspected(findings: list[Finding], facts: Facts, ctx: Context) -> list[Finding]:
@@ -72,7 +72,10 @@ def _fold_uninspected(findings: list[Finding], facts: Facts, ctx: Context) -> li
         return findings
     names = sorted(f.target.node or "" for f in folded)
     shown = ", ".join(names[:5]) + (f" and {len(names) - 5:,} more" if len(names) > 5 else "")
-    summary = Finding(Status.ERROR, CLUSTER, not_inspected_reason(facts, len(names)),
+    example = min(folded, key=lambda f: f.target.node or "")
+    summary = Finding(Status.ERROR, CLUSTER,
+                      f"{not_inspected_reason(facts, len(names))} ({shown}); "
+                      f"for example {example.target.node}: {example.message}",
                       (Evidence("nodes not inspected", f"{len(names):,}", f"node access: {facts.node_access}",
                                 note=shown),))
     kept = [f for f in findings if not (f.status is Status.ERROR and f.target.kind == "Node"
