@@ -431,6 +431,10 @@ def cmd_diff(args: argparse.Namespace) -> int:
         old, new = load_report_for_trend(args.old), load_report_for_trend(args.new)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    from kaudit.report.diff import not_comparable
+    refusal = not_comparable(old, new)
+    if refusal:
+        raise UsageError(refusal)
     sys.stdout.write(format_diff(diff_reports(old, new)))
     return EXIT_OK
 

@@ -136,9 +136,11 @@ def _sort_key(p: Path) -> tuple[str, int]:
 # Previous run, latest pointer, retention
 # ---------------------------------------------------------------------------
 
-def find_previous(cluster_dir: Path, exclude: Path | None = None) -> tuple[Report, Path] | None:
+def find_previous(cluster_dir: Path, exclude: Path | None = None,
+                  cluster_id: str | None = None) -> tuple[Report, Path] | None:
     """The newest readable previous report, preferring a complete one: an
-    interrupted run is a poor baseline for a trend."""
+    interrupted run is a poor baseline for a trend. With `cluster_id`, only a
+    report of that cluster (a directory name can outlive its cluster)."""
     from kaudit.report.json import load_report_for_trend as load_report
     fallback: tuple[Report, Path] | None = None
     for d in sorted(run_dirs(cluster_dir), key=_sort_key, reverse=True):
@@ -148,6 +150,8 @@ def find_previous(cluster_dir: Path, exclude: Path | None = None) -> tuple[Repor
             report = load_report(d / "report.json")
         except (ValueError, OSError):
             continue          # an unreadable old report must not block this run
+        if cluster_id and report.scan.cluster.cluster_id != cluster_id:
+            continue
         if report.scan.complete:
             return report, d
         fallback = fallback or (report, d)
@@ -324,7 +328,8 @@ def scan_into_reports_root(req: ScanRequest, root: Path, *, keep: int = DEFAULT_
         run_dir = _new_run_dir(cluster_dir, run_dir_name(started))
         prev_dir: Path | None = None
         if previous is None:
-            found = find_previous(cluster_dir, exclude=run_dir)
+            found = find_previous(cluster_dir, exclude=run_dir,
+                                  cluster_id=facts.cluster.identity.cluster_id if facts else None)
             if found is not None:
                 previous, prev_dir = found
         written = _write_run(report, run_dir, formats, previous, write_reports, report_options or {})

@@ -40,6 +40,25 @@ class ReportDiff:
         return not (self.new or self.regressed or self.fixed or self.removed or self.changed)
 
 
+def not_comparable(old: Report, new: Report) -> str | None:
+    """Why `old` is no baseline for `new`, or None when it is.
+
+    A trend is only meaningful within one cluster: results are matched by
+    target, and another cluster's targets would read as "new" and "gone". The
+    identity is the kube-system namespace UID (names are reused; a rebuilt
+    cluster under the same name is another cluster). Without it on both sides
+    nothing proves the reports are of the same cluster."""
+    old_id, new_id = old.scan.cluster.cluster_id, new.scan.cluster.cluster_id
+    if not old_id or not new_id:
+        which = "the previous report" if not old_id else "this report"
+        return (f"no trend: {which} has no cluster id (kube-system namespace UID), so nothing proves "
+                f"both reports are of the same cluster")
+    if old_id != new_id:
+        return (f"no trend: the previous report ({old.scan.started}) is of another cluster "
+                f"(cluster id {old_id}, this one {new_id})")
+    return None
+
+
 def _entry(old: Result | None, new: Result | None) -> DiffEntry:
     ref = new or old
     assert ref is not None
