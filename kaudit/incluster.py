@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 from kaudit.gcpause import paused_gc
 from kaudit.model import (CLUSTER, NODE, ClusterFacts, Evidence, Facts, NodeFacts, Report, Result,
                           Status, Waiver)
-from kaudit.scan import ScanRequest, build_report, utc_now
+from kaudit.scan import ScanRequest, build_report, canonical_node_names, utc_now
 
 LATEST_LINK = "latest"
 LATEST_FILE = "latest.txt"
@@ -270,7 +270,9 @@ def collect_interruptibly(req: ScanRequest, term: _Termination) -> tuple[Facts |
         if req.node_source is not None:
             stage = f"inspecting nodes ({req.node_access})"
             nodes = req.node_source.collect(cluster, req.progress)
-        return Facts(cluster=cluster, nodes=nodes, node_access=req.node_access), None
+        facts = Facts(cluster=cluster, nodes=nodes, node_access=req.node_access)
+        canonical_node_names(facts)
+        return facts, None
     except (ScanInterrupted, KeyboardInterrupt) as exc:
         # KeyboardInterrupt: ^C, or the DaemonSet source's own SIGTERM handler
         # (it turns SIGTERM into an interrupt so its DaemonSet is deleted).

@@ -41,7 +41,35 @@ def collect(req: ScanRequest) -> Facts:
     nodes: list[NodeFacts] = []
     if req.node_source is not None:
         nodes = req.node_source.collect(cluster, req.progress)
-    return Facts(cluster=cluster, nodes=nodes, node_access=req.node_access)
+    facts = Facts(cluster=cluster, nodes=nodes, node_access=req.node_access)
+    canonical_node_names(facts)
+    return facts
+
+
+def canonical_node_names(facts: Facts) -> None:
+    """Name each inspected host after its Node object, so a node's targets
+    have the same key (trends, waivers, JUnit names) whether it was reached
+    over ssh (inventory name), daemonset (spec.nodeName), local or saved
+    facts (the host name, often a FQDN). A name is changed only when exactly
+    one Node matches it (by name, its kubernetes.io/hostname label, or the
+    first label of a FQDN) and no other host already has that name."""
+    by_name = {n.name: n for n in facts.cluster.of_kind(NODE)}
+    if not by_name:
+        return
+    taken = {nf.name for nf in facts.nodes}
+    for nf in facts.nodes:
+        if nf.name in by_name:
+            continue
+        seen = {h for h in (nf.name, nf.hostname) if h}
+        seen |= {h.split(".", 1)[0] for h in list(seen)}
+        matches = {name for name, node in by_name.items()
+                   if name in seen or node.labels.get("kubernetes.io/hostname") in seen}
+        if len(matches) == 1:
+            (name,) = matches
+            if name not in taken:
+                taken.discard(nf.name)
+                taken.add(name)
+                nf.name = name
 
 
 def build_report(catalog: Catalog, facts: Facts, results: list[Result], started: str,
