@@ -81,6 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     out.add_argument("--fail-on", choices=("fail", "error", "never"), default="fail",
                      help="exit 1 on FAIL (default), on FAIL or ERROR, or never")
     out.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary on stdout")
+    out.add_argument("-v", "--verbose", action="store_true",
+                     help="print the full text report (every section and failing target) instead of the "
+                          "short summary (score, why incomplete, the ten worst findings, the report path)")
     sched = scan.add_argument_group("scheduled runs (the in-cluster CronJob; see docs/in-cluster.md)")
     sched.add_argument("--reports-root", metavar="DIR", type=Path,
                        help="write to DIR/<cluster>/<timestamp>/, update DIR/<cluster>/latest, use the "
@@ -297,9 +300,31 @@ def cmd_scan(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"reports written to {args.output_dir}: {', '.join(p.name for p in written)}", file=sys.stderr)
     if not args.quiet:
+        _print_summary(report, args, _main_report_path(args.output_dir, formats))
+    return _exit_status(report, args.fail_on)
+
+
+def _main_report_path(directory: Path | None, formats: list[str]) -> str | None:
+    """The file a person opens: the HTML, else the PDF, else report.json."""
+    if directory is None:
+        return None
+    for fmt, name in (("html", "report.html"), ("pdf", "report.pdf"), ("json", "report.json"),
+                      ("junit", "junit.xml")):
+        if fmt in formats:
+            return str(directory / name)
+    return str(directory)
+
+
+def _print_summary(report, args: argparse.Namespace, report_path: str | None) -> None:
+    """The short summary (kaudit.report.summary), or with --verbose the full text report."""
+    if getattr(args, "verbose", False):
         from kaudit.report.text import TextFormatter
         sys.stdout.write(TextFormatter().render(report).decode("utf-8"))
-    return _exit_status(report, args.fail_on)
+        if report_path:
+            sys.stdout.write(f"Report: {report_path}\n")
+        return
+    from kaudit.report.summary import render_summary, use_colour
+    sys.stdout.write(render_summary(report, report_path, colour=use_colour(sys.stdout)))
 
 
 def _scan_into_reports_root(args: argparse.Namespace, req, formats: list[str], waivers, previous,
@@ -326,8 +351,7 @@ def _scan_into_reports_root(args: argparse.Namespace, req, formats: list[str], w
         print(f"kaudit: {run.interrupted}; incomplete report written", file=sys.stderr)
     if not args.quiet:
         print(f"reports written to {run.run_dir}", file=sys.stderr)
-        from kaudit.report.text import TextFormatter
-        sys.stdout.write(TextFormatter().render(run.report).decode("utf-8"))
+        _print_summary(run.report, args, _main_report_path(Path(run.run_dir), formats))
     return EXIT_INCOMPLETE if run.interrupted else _exit_status(run.report, args.fail_on)
 
 

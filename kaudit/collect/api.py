@@ -91,9 +91,14 @@ def connect(kubeconfig: str | None = None, context: str | None = None, *, pool_s
         for part in (p for p in path.split(os.pathsep) if p and Path(p).is_file()):
             _check_kubeconfig_shape(part)
         try:
+            contexts, active = kconfig.list_kube_config_contexts(config_file=path)
+            known = [str(c.get("name")) for c in contexts or () if isinstance(c, dict)]
+            if context is not None and context not in known:
+                from kaudit.report.common import visible
+                raise SourceError(visible(f"context {context!r} not found in {path}; contexts: "
+                                          f"{', '.join(known) or 'none'}")[:1000], exit_code=2)
             kconfig.load_kube_config(config_file=path, context=context, client_configuration=cfg,
                                      persist_config=False)
-            contexts, active = kconfig.list_kube_config_contexts(config_file=path)
         except yaml.YAMLError as exc:
             raise SourceError(f"kubeconfig {path} is not valid YAML: {_yaml_problem(exc)}", exit_code=2) from exc
         except (ConfigException, ValueError, TypeError, KeyError, AttributeError, OSError) as exc:
