@@ -184,8 +184,10 @@ def _progress(quiet: bool):
         from kaudit.collect import no_progress
         return no_progress
 
-    def show(message: str) -> None:
-        sys.stderr.write(f"\r\033[K{message[:150]}")
+    from kaudit.report.common import visible
+
+    def show(message: str) -> None:   # names in it come from the cluster: never raw to the terminal
+        sys.stderr.write(f"\r\033[K{visible(message)[:150]}")
         sys.stderr.flush()
     return show
 

@@ -37,8 +37,9 @@ class ManifestSource(ClusterSource):
             raise SourceError(f"no YAML or JSON files found in {', '.join(map(str, self.paths))}", exit_code=2)
         loaded = 0
         sharer = Sharer()
-        for path in files:
-            progress(f"reading {path}")
+        for index, path in enumerate(files, 1):
+            progress(f"reading file {index} of {len(files)} ({sum(map(len, facts.objects.values())):,} "
+                     f"objects so far): {path}")
             streamed = _load_json_list_streaming(path, facts, sharer)
             if streamed is not None:
                 loaded += streamed
