@@ -14,6 +14,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 from datetime import datetime, timezone
+from itertools import groupby
 
 from kaudit.model import Report, Result, Status
 from kaudit.report import Formatter
@@ -58,14 +59,20 @@ def _details(r: Result, full_remediation: bool = True) -> str:
     lines = [f"{r.check} {r.title}"]
     if r.evidence:
         lines.append("Evidence:")
-        for e in r.evidence:
-            value = "(absent)" if e.value is None else e.value
-            line = f"  - {e.what} = {value} [source: {e.source}]"
-            if e.expected is not None:
-                line += f" expected: {e.expected}"
-            if e.note:
-                line += f" ({e.note})"
-            lines.append(line)
+        # Observations from one source against one expectation (the sample pods
+        # of a workload) name that source and expectation once, not per line.
+        for (source, expected), group in groupby(r.evidence, key=lambda e: (e.source, e.expected)):
+            items = list(group)
+            tail = f" [source: {source}]" + (f" expected: {expected}" if expected is not None else "")
+            if len(items) > 1:
+                lines.append(f"  -{tail}:")
+            for e in items:
+                value = "(absent)" if e.value is None else e.value
+                line = f"{'    ' if len(items) > 1 else '  - '}{e.what} = {value}"
+                line += "" if len(items) > 1 else tail
+                if e.note:
+                    line += f" ({e.note})"
+                lines.append(line)
     if r.waiver is not None:
         w = r.waiver
         lines.append(f"Waived (was {r.original_status.value if r.original_status else '?'}) "

@@ -105,3 +105,18 @@ def test_junit_does_not_repeat_what_the_test_case_already_says_at_scale():
     assert len(full) == REMEDIATION_REPEAT
     assert all("Remediation:" in f.text for f in failures)          # every case says where it is
     assert all(f.get("message") not in f.text for f in failures)    # the finding is the message attribute
+
+
+def test_junit_names_a_shared_source_and_expectation_once():
+    import xml.etree.ElementTree as ET
+
+    from kaudit.model import Evidence, Status, Target
+    from kaudit.report.junit import JunitFormatter
+    from tests.unit.report_builders import report, result
+    src, exp = "ServiceAccount does not opt out of automounting", "no token mounted"
+    ev = tuple(Evidence(f"Deployment ns/web (pod web-{i})", "token mounted", src, expected=exp) for i in range(3))
+    r = result("5.1.6", Status.FAIL, target=Target("Deployment", "web", namespace="ns"), evidence=ev)
+    text = next(ET.fromstring(JunitFormatter().render(report([r]))).iter("failure")).text
+    assert text.count(src) == 1 and text.count(exp) == 1
+    for i in range(3):
+        assert f"Deployment ns/web (pod web-{i}) = token mounted" in text
