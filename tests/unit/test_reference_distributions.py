@@ -1,0 +1,100 @@
+"""Reference distributions (tests/reference/): what kaudit says about a stock
+kubeadm cluster, the same cluster hardened to CIS v1.12, and k3s/RKE2 layouts.
+
+The expected verdicts come from the distributions' own sources and the CIS
+text (tests/reference/kubeadm.py STOCK_FAILS, with the reason for each), not
+from kaudit's output."""
+from __future__ import annotations
+
+import pytest
+
+from kaudit.catalog import load_catalog
+from kaudit.collect.platform import detect_identity
+from kaudit.engine import evaluate
+from kaudit.model import Facts, Result, Status
+from tests.reference import kubeadm as ref
+
+CATALOG = load_catalog()
+MINORS = ("1.30", "1.34")
+
+
+def _scan(facts: Facts) -> list[Result]:
+    detect_identity(facts.cluster)
+    return [r for r in evaluate(CATALOG, facts) if r.section.split(".")[0] in ("1", "2", "3", "4")]
+
+
+def _by_status(results: list[Result], status: Status) -> set[str]:
+    return {r.check for r in results if r.status is status}
+
+
+@pytest.mark.parametrize("minor", MINORS)
+def test_stock_kubeadm_is_identified_as_kubeadm_with_a_visible_control_plane(minor):
+    facts = ref.stock(minor)
+    detect_identity(facts.cluster)
+    assert facts.cluster.identity.platform == "kubeadm"
+    assert facts.cluster.identity.managed_control_plane is False
+
+
+@pytest.mark.parametrize("minor", MINORS)
+def test_stock_kubeadm_fails_exactly_what_kubeadm_really_fails(minor):
+    results = _scan(ref.stock(minor))
+    assert _by_status(results, Status.FAIL) == set(ref.STOCK_FAILS)
+    assert not _by_status(results, Status.ERROR)
+
+
+@pytest.mark.parametrize("minor", MINORS)
+def test_stock_kubeadm_node_file_findings_are_on_every_node_that_has_the_file(minor):
+    results = _scan(ref.stock(minor))
+    failing = {(r.check, r.target.node) for r in results if r.status is Status.FAIL}
+    for check in ("4.1.1", "4.1.9", "1.1.9"):
+        assert {(check, ref.CP), (check, ref.WORKER)} <= failing
+    assert ("1.1.12", ref.CP) in failing and ("1.1.12", ref.WORKER) not in failing
+
+
+@pytest.mark.parametrize("minor", MINORS)
+def test_stock_kubeadm_passes_what_kubeadm_configures(minor):
+    results = _scan(ref.stock(minor))
+    passing = _by_status(results, Status.PASS)
+    # kubeadm's zero durations (streamingConnectionIdleTimeout: 0s) default to 4h,
+    # its kube-proxy ConfigMap's metricsBindAddress "" to 127.0.0.1:10249, its
+    # static pods and kubeconfigs are 0600, and etcd is TLS end to end.
+    for check in ("4.2.1", "4.2.2", "4.2.3", "4.2.4", "4.2.5", "4.2.6", "4.2.10", "4.3.1",
+                  "1.1.1", "1.1.7", "1.1.11", "1.1.13", "1.1.15", "1.1.17", "1.1.19", "1.1.20", "1.1.21",
+                  "1.2.2", "1.2.4", "1.2.7", "1.2.8", "1.2.14", "1.3.3", "1.3.7", "1.4.2",
+                  "2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "4.1.5", "4.1.7"):
+        assert check in passing, check
+        assert check not in _by_status(results, Status.FAIL), check
+
+
+@pytest.mark.parametrize("minor", MINORS)
+def test_stock_kubeadm_api_only_scan_reports_the_flag_findings_and_no_file_verdicts(minor):
+    stock = ref.stock(minor)
+    facts = Facts(cluster=stock.cluster, nodes=[], node_access="none")
+    results = _scan(facts)
+    fails = _by_status(results, Status.FAIL)
+    # What the static pods' command lines show; nothing that needs the node's files.
+    assert {"1.2.5", "1.2.15", "1.2.16", "1.2.30", "1.3.2", "1.4.1", "3.2.1"} <= fails
+    assert not fails & {"1.1.9", "1.1.12", "4.1.1", "4.1.9", "4.2.9", "4.2.12", "4.2.13", "4.2.14"}
+    assert fails <= set(ref.STOCK_FAILS)
+    # kube-proxy from the kubeadm ConfigMap: metricsBindAddress "" is 127.0.0.1:10249.
+    assert {r.status for r in results if r.check == "4.3.1"} == {Status.PASS}
+
+
+@pytest.mark.parametrize("minor", MINORS)
+def test_cis_hardened_kubeadm_passes_every_automated_recommendation(minor):
+    results = _scan(ref.hardened(minor))
+    automated = [r for r in results if r.cis_label == "Automated"]
+    assert automated
+    assert {(r.check, r.target.name, r.status.value, r.message) for r in automated
+            if r.status is not Status.PASS} == set()
+    assert not _by_status(results, Status.ERROR)
+    assert not _by_status(results, Status.FAIL) - {"1.2.1"}
+
+
+def test_cis_hardened_1_30_keeps_anonymous_auth_on_as_kubeadm_probes_need_it():
+    # 1.2.1 (Manual): before AuthenticationConfiguration's anonymous section
+    # (1.32), --anonymous-auth=false also denies the kubelet's unauthenticated
+    # liveness probe of /livez that kubeadm writes, so the hardened 1.30 cluster
+    # keeps it and the finding stays.
+    results = _scan(ref.hardened("1.30"))
+    assert {r.status for r in results if r.check == "1.2.1"} == {Status.FAIL}
