@@ -236,6 +236,10 @@ def _component_paths(t: FileTarget, inst: ComponentInstance, nf: NodeFacts, spec
                      facts: Facts, ctx: Context) -> None:
     if "static_pod" in spec:
         name = spec["static_pod"]
+        if inst.embedded_in:
+            # k3s runs it inside its own process: there is no pod specification file.
+            t.skip_reason = f"{name} runs inside the {inst.embedded_in} process, not from a static pod file"
+            return
         directory, how, unknown = _manifest_dir(nf, facts, ctx)
         if unknown:
             t.errors.append(unknown)

@@ -17,6 +17,7 @@ from kaudit.catalog import Check
 from kaudit.model import (CLUSTER, POD, Evidence, Facts, Finding, KObject, NodeFacts, Status,
                           Target)
 from kaudit.rules import defaults
+from kaudit.rules.effective import k3s
 from kaudit.rules.predicates import Context
 
 _NEGATIVE_NUMBER = re.compile(r"^-\d")
@@ -115,6 +116,7 @@ class ComponentInstance:
     node_facts: NodeFacts | None = None
     pod: KObject | None = None
     notes: list[str] = field(default_factory=list)
+    embedded_in: str | None = None    # the all-in-one process (k3s-server) running it in-process
 
 
 def pod_argv(pod: KObject, component: str) -> tuple[str, ...]:
@@ -160,24 +162,36 @@ def _component_container(pod: KObject, component: str) -> dict | None:
 
 def _all_in_one_argv(proc_argv: Sequence[str], component: str, nf: NodeFacts) -> tuple[str, ...]:
     """k3s embeds the components: their flags are `--kube-apiserver-arg=k=v`
-    on the command line or `kube-apiserver-arg:` lists in config.yaml."""
+    on the command line or `kube-apiserver-arg:` lists in config.yaml, over
+    k3s's own built-in arguments (kaudit.rules.effective.k3s)."""
     key = f"{component.removeprefix('kube-')}-arg" if component != comp.ETCD else "etcd-arg"
     key = {"apiserver-arg": "kube-apiserver-arg", "controller-manager-arg": "kube-controller-manager-arg",
            "scheduler-arg": "kube-scheduler-arg", "proxy-arg": "kube-proxy-arg"}.get(key, key)
-    out = [component]
+    user_args: list[str] = []
+    options: dict[str, object] = {}
     for path in ("/etc/rancher/k3s/config.yaml", "/etc/rancher/rke2/config.yaml"):
         text = nf.contents.get(path)
         if not text:
             continue
         from kaudit.rules.nodefiles import parse_yaml_mapping   # local: only k3s/RKE2 nodes need it
         cfg, _why = parse_yaml_mapping(text, path)
+        options.update(cfg or {})
         vals = cfg.get(key) if cfg else None
         for v in ([vals] if isinstance(vals, str) else vals or []):
-            out.append("--" + str(v))
+            user_args.append(str(v))
     flags = parse_flags(proc_argv)
-    for v in flags.values.get(key, ()):
-        out.append("--" + v)
-    return tuple(out)
+    user_args.extend(flags.values.get(key, ()))
+    options.update({name: flags.get(name) for name in flags.values})
+    if comp.identify_component(proc_argv) in (comp.K3S_SERVER, comp.K3S_AGENT):
+        return k3s.embedded_argv(component, user_args, options)
+    return tuple([component] + ["--" + a for a in user_args])
+
+
+def embedded_source(component: str, which: str) -> str:
+    """How the evidence names the argv of a component embedded in `which`."""
+    if which in (comp.K3S_SERVER, comp.K3S_AGENT):
+        return f"embedded in {which}: k3s built-in arguments, then its {component}-arg values"
+    return f"embedded in {which}"
 
 
 def component_instances(facts: Facts, component: str, ctx: Context | None = None) -> list[ComponentInstance]:
@@ -202,8 +216,9 @@ def component_instances(facts: Facts, component: str, ctx: Context | None = None
                     component=component, node=nf.name,
                     target=Target(kind="Node", name=nf.name, node=nf.name),
                     source=f"process {component} (pid {proc.pid}) on node {nf.name}"
-                           + (f" embedded in {which}" if which != component else ""),
-                    argv=tuple(argv), flags=parse_flags(argv), env=proc.env, node_facts=nf)
+                           + (f" {embedded_source(component, which)}" if which != component else ""),
+                    argv=tuple(argv), flags=parse_flags(argv), env=proc.env, node_facts=nf,
+                    embedded_in=which if which != component else None)
                 out.append(inst)
                 break  # one instance per node
         for pod in facts.cluster.of_kind(POD):

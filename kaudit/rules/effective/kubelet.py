@@ -36,7 +36,8 @@ from kaudit.model import CUT_SHORT_ERROR, NODE, Facts, NodeFacts, Target
 from kaudit.rules import defaults
 from kaudit.rules.effective.values import (CONFIG_FILE, CONFIGZ, DEFAULT, DROP_IN, FLAG, UNKNOWN, Setting,
                                            as_text, get_path)
-from kaudit.rules.flags import FlagSet, _all_in_one_argv, duration_seconds, parse_feature_gates, parse_flags
+from kaudit.rules.flags import (FlagSet, _all_in_one_argv, duration_seconds, embedded_source, parse_feature_gates,
+                                parse_flags)
 from kaudit.rules.nodefiles import node_yaml
 from kaudit.rules.predicates import Context
 
@@ -137,7 +138,7 @@ def find_process(nf: NodeFacts, component: str) -> RunningProcess | None:
             return RunningProcess(p.argv, f"process {component} (pid {p.pid}) on node {nf.name}", p.pid)
         if which in comp.ALL_IN_ONE and component in comp.EMBEDDED.get(which, ()):
             return RunningProcess(_all_in_one_argv(p.argv, component, nf),
-                                  f"{component} embedded in {which} (pid {p.pid}) on node {nf.name}", p.pid)
+                                  f"{component} {embedded_source(component, which)} (pid {p.pid}) on node {nf.name}", p.pid)
     return None
 
 
