@@ -20,7 +20,7 @@ from typing import Any, Iterable, Iterator, Mapping
 from kaudit import components as comp
 from kaudit.catalog import Check
 from kaudit.model import CLUSTER, Evidence, Facts, FileInfo, Finding, NodeFacts, Status, Target
-from kaudit.rules.flags import ComponentInstance, component_instances, no_instance_finding
+from kaudit.rules.flags import ComponentInstance, component_instances, effective_flag, no_instance_finding
 from kaudit.rules.effective.kube_proxy import ProxyView, kube_proxy_views
 from kaudit.rules.effective.kubelet import KubeletView, effective_setting, kubelet_views
 from kaudit.rules.effective.values import UNKNOWN, get_path
@@ -65,6 +65,7 @@ class FileTarget:
     trees: list[tuple[str, str]]     # (directory, pattern)
     errors: list[str]
     skip_reason: str | None = None   # the component uses no such file
+    files_only: bool = False         # trees: judge regular files only (CIS: `find DIR -type f`)
 
 
 def evaluate_file_rule(check: Check, rule: Mapping[str, Any], facts: Facts, ctx: Context) -> Iterator[Finding]:
@@ -115,13 +116,20 @@ def _judge(t: FileTarget, rule: Mapping[str, Any], applies_to: str) -> Finding:
     for directory, pattern in t.trees:
         dir_info = t.nf.file(directory)
         members = [f for f in t.nf.files_under(directory) if fnmatch.fnmatch(posixpath.basename(f.path), pattern)]
+        if t.files_only:   # a member that could not be stat'ed has no type: it stays, as an error
+            members = [f for f in members if f.type == "file" or f.error]
+        errors.extend(f"listing of {d} incomplete: {why}" for d, why in t.nf.listing_errors_under(directory))
         if rule.get("include_dirs") and dir_info is not None and dir_info.exists:
             members.insert(0, dir_info)
         if dir_info is not None and not dir_info.exists:
             absent.append(f"{directory}/{pattern}")
             continue
-        if dir_info is None and not members:
-            errors.append(f"{directory} was not collected from the node")
+        if dir_info is None:
+            # never walked: whatever files are known below it are not its listing
+            errors.append(f"{directory} was not listed on the node")
+            continue
+        if dir_info.error:
+            errors.append(f"{directory}: {dir_info.error}")
             continue
         if not members:
             absent.append(f"{directory}/{pattern} (no matching file)")
@@ -155,13 +163,16 @@ def _judge(t: FileTarget, rule: Mapping[str, Any], applies_to: str) -> Finding:
     if len(infos) > 12:
         evidence.append(Evidence("files checked", str(len(infos)), where,
                                  note="only files that fail are listed individually"))
-    if errors:
-        return Finding(Status.ERROR, t.target, f"could not check: {'; '.join(errors[:5])}"
-                       + (f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""), tuple(evidence))
+    unchecked = (f"could not check: {'; '.join(errors[:5])}"
+                 + (f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""))
     if failures:
+        # A file that could not be checked never hides one that fails.
         listed = ", ".join(failures[:5]) + (f" and {len(failures) - 5} more" if len(failures) > 5 else "")
-        return Finding(Status.FAIL, t.target, f"{len(failures)} of {checked} file(s) not compliant: {listed}",
-                       tuple(evidence))
+        evidence.extend(Evidence("could not check", e, where) for e in errors[:5])
+        return Finding(Status.FAIL, t.target, f"{len(failures)} of {checked} file(s) not compliant: {listed}"
+                       + (f"; also {unchecked}" if errors else ""), tuple(evidence))
+    if errors:
+        return Finding(Status.ERROR, t.target, unchecked, tuple(evidence))
     if not checked and t.skip_reason:
         return Finding(Status.SKIP, t.target, f"not applicable: {t.skip_reason}", tuple(evidence))
     if not checked:
@@ -255,22 +266,26 @@ def _component_paths(t: FileTarget, inst: ComponentInstance, nf: NodeFacts, spec
         if spec.get("component") and spec["component"] != inst.component:
             others = [i for i in component_instances(facts, spec["component"], ctx) if i.node == inst.node]
             src = others[0] if others else None
-        value = src.flags.get(spec["flag"]) if src is not None else None
+        value, how = None, ""
+        if src is not None:
+            fv = effective_flag(src, spec["flag"], facts.cluster.identity.minor())
+            if fv.origin == "unknown":
+                t.errors.append(fv.note or f"--{spec['flag']} of {src.source} could not be resolved")
+                return
+            if fv.origin in ("config file", "config default") and not fv.value:
+                t.skip_reason = f"{src.component} names no such file ({fv.name}: {fv.note})"
+                return
+            if fv.origin in ("flag", "env", "config file"):
+                value = fv.value
+                how = f"--{spec['flag']} of {src.source}" if fv.origin == "flag" else f"{fv.name} ({src.source})"
         if value and spec.get("dirname"):
             value = posixpath.dirname(value)
-        if value:
-            how = f"--{spec['flag']} of {src.source}"
-        else:
+        if not value:
             value, how = spec.get("default"), f"default path (--{spec['flag']} not set)"
         if value and spec.get("pattern"):
             t.trees.append((value.rstrip("/"), spec["pattern"]))
         elif value:
             t.paths.append((value, how))
-        return
-    if "env_flag" in spec:   # etcd: flag or ETCD_* environment
-        value = inst.flags.get(spec["env_flag"]) or (inst.env or {}).get(spec.get("env", ""))
-        t.paths.append((value, f"--{spec['env_flag']} of {inst.source}") if value
-                       else (spec["default"], f"default (--{spec['env_flag']} not set)"))
         return
     if "paths" in spec:
         t.paths.extend((p, "CIS default path") for p in spec["paths"])
@@ -327,9 +342,12 @@ def _kubelet_paths(t: FileTarget, view: KubeletView, spec: Mapping[str, Any], mi
             t.skip_reason = "no kubelet.service drop-in (kubelet.service.d/*.conf) on this node"
         return
     if which == "cni":
+        # CIS audits the files (`find ... -type f`); host-local IPAM keeps one
+        # directory per network (0755 by design) below /var/lib/cni/networks.
         directory = view.flags.get("cni-conf-dir") or "/etc/cni/net.d"
         t.trees.append((directory.rstrip("/"), "*"))
         t.trees.append(("/var/lib/cni/networks", "*"))
+        t.files_only = True
         return
     raise ValueError(f"unknown kubelet path spec {which!r}")
 
