@@ -189,3 +189,21 @@ def test_rke2_etcd_is_judged_from_its_config_file():
     results = _scan(rancher.rke2())
     for check in ("2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "1.1.11", "1.1.12"):
         assert _status(results, check) == {Status.PASS}, check
+
+
+def test_docs_table_of_stock_kubeadm_findings_lists_exactly_the_reference_failures():
+    import re
+    from pathlib import Path
+    text = (Path(__file__).resolve().parents[2] / "docs" / "checks.md").read_text()
+    section = text.split("## What a stock kubeadm cluster fails", 1)[1].split("\n## ", 1)[0]
+    listed: set[str] = set()
+    for cell in re.findall(r"^\| ([\d., -]+) \|", section, flags=re.M):
+        for part in cell.split(","):
+            part = part.strip()
+            if "-" in part:   # "1.2.16-1.2.19"
+                lo, hi = part.split("-")
+                prefix, a = lo.rsplit(".", 1)
+                listed |= {f"{prefix}.{n}" for n in range(int(a), int(hi.rsplit(".", 1)[1]) + 1)}
+            elif part:
+                listed.add(part)
+    assert listed == set(ref.STOCK_FAILS)
