@@ -224,7 +224,9 @@ def _targets(applies_to: str, spec: Mapping[str, Any], facts: Facts, ctx: Contex
         seen_nodes.add(inst.node)
         nf = inst.node_facts or facts.node(inst.node)
         t = FileTarget(inst.node, Target("Node", inst.node, node=inst.node), nf, [], [], [])
-        if nf is not None and not nf.unreachable:
+        if inst.argv_error and "static_pod" not in spec:   # no pod file either way when embedded
+            t.errors.append(f"{inst.component}'s command line is not known: {inst.argv_error}")
+        elif nf is not None and not nf.unreachable:
             _component_paths(t, inst, nf, spec, facts, ctx)
         yield t
 

@@ -117,6 +117,7 @@ class ComponentInstance:
     pod: KObject | None = None
     notes: list[str] = field(default_factory=list)
     embedded_in: str | None = None    # the all-in-one process (k3s-server) running it in-process
+    argv_error: str | None = None     # why the command line is not fully known (its config unreadable)
 
 
 def pod_argv(pod: KObject, component: str) -> tuple[str, ...]:
@@ -169,7 +170,7 @@ def _all_in_one_argv(proc_argv: Sequence[str], component: str, nf: NodeFacts) ->
            "scheduler-arg": "kube-scheduler-arg", "proxy-arg": "kube-proxy-arg"}.get(key, key)
     user_args: list[str] = []
     options: dict[str, object] = {}
-    for path in ("/etc/rancher/k3s/config.yaml", "/etc/rancher/rke2/config.yaml"):
+    for path in ALL_IN_ONE_CONFIGS:
         text = nf.contents.get(path)
         if not text:
             continue
@@ -185,6 +186,24 @@ def _all_in_one_argv(proc_argv: Sequence[str], component: str, nf: NodeFacts) ->
     if comp.identify_component(proc_argv) in (comp.K3S_SERVER, comp.K3S_AGENT):
         return k3s.embedded_argv(component, user_args, options)
     return tuple([component] + ["--" + a for a in user_args])
+
+
+ALL_IN_ONE_CONFIGS = ("/etc/rancher/k3s/config.yaml", "/etc/rancher/rke2/config.yaml")
+
+
+def all_in_one_config_error(nf: NodeFacts) -> str | None:
+    """Why a k3s/RKE2 config.yaml (which carries the components' `kube-*-arg`
+    values) could not be used, or None. An absent file is no error: it is optional."""
+    from kaudit.rules.nodefiles import parse_yaml_mapping   # local: only k3s/RKE2 nodes need it
+    for path in ALL_IN_ONE_CONFIGS:
+        if path in nf.content_errors:
+            return f"{path}: {nf.content_errors[path]}"
+        text = nf.contents.get(path)
+        if text:
+            _cfg, why = parse_yaml_mapping(text, path)
+            if why:
+                return why
+    return None
 
 
 def embedded_source(component: str, which: str) -> str:
@@ -218,7 +237,8 @@ def component_instances(facts: Facts, component: str, ctx: Context | None = None
                     source=f"process {component} (pid {proc.pid}) on node {nf.name}"
                            + (f" {embedded_source(component, which)}" if which != component else ""),
                     argv=tuple(argv), flags=parse_flags(argv), env=proc.env, node_facts=nf,
-                    embedded_in=which if which != component else None)
+                    embedded_in=which if which != component else None,
+                    argv_error=all_in_one_config_error(nf) if which != component else None)
                 out.append(inst)
                 break  # one instance per node
         for pod in facts.cluster.of_kind(POD):
@@ -245,6 +265,12 @@ def component_instances(facts: Facts, component: str, ctx: Context | None = None
     if ctx is None:
         return build()
     return ctx.cached(f"instances:{component}", build)
+
+
+def argv_unknown_finding(inst: ComponentInstance) -> Finding:
+    """ERROR for an instance whose command line could not be fully known."""
+    return Finding(Status.ERROR, inst.target, f"{inst.component}'s command line is not known: {inst.argv_error}",
+                   (Evidence(f"command line of {inst.component}", None, inst.source, note=inst.argv_error),))
 
 
 def no_instance_finding(facts: Facts, component: str) -> Finding:
@@ -475,6 +501,9 @@ def evaluate_flag_rule(check: Check, rule: Mapping[str, Any], facts: Facts, ctx:
     minor = facts.cluster.identity.minor()
     review = bool(rule.get("review"))
     for inst in instances:
+        if inst.argv_error:
+            yield argv_unknown_finding(inst)
+            continue
         ok, evidence = _test_instance(rule["test"], inst, minor)
         summary = describe(evidence)
         if ok is None:

@@ -207,3 +207,27 @@ def test_docs_table_of_stock_kubeadm_findings_lists_exactly_the_reference_failur
             elif part:
                 listed.add(part)
     assert listed == set(ref.STOCK_FAILS)
+
+
+def test_k3s_config_file_that_does_not_parse_is_error_naming_the_file_and_line():
+    # Without the operator's kube-*-arg values the effective command line is
+    # unknown: k3s's built-in arguments alone must not PASS.
+    facts = rancher.k3s()
+    facts.nodes[0].contents["/etc/rancher/k3s/config.yaml"] = "kube-apiserver-arg:\n  - profiling=true\n bad: [\n"
+    results = _scan(facts)
+    for check in ("1.2.15", "1.3.2", "4.2.1", "4.3.1", "1.1.15", "1.2.27", "3.2.1"):
+        [r] = [r for r in results if r.check == check]
+        assert r.status is Status.ERROR, check
+        assert "/etc/rancher/k3s/config.yaml" in r.message and "line" in r.message, check
+    # Checks that do not need it keep their verdicts.
+    assert _status(results, "1.1.1") == {Status.SKIP}
+
+
+def test_k3s_config_file_unreadable_is_error_with_the_reason():
+    facts = rancher.k3s()
+    nf = facts.nodes[0]
+    del nf.contents["/etc/rancher/k3s/config.yaml"]
+    nf.content_errors["/etc/rancher/k3s/config.yaml"] = "permission denied"
+    results = _scan(facts)
+    [r] = [r for r in results if r.check == "1.2.15"]
+    assert r.status is Status.ERROR and "permission denied" in r.message
