@@ -118,6 +118,7 @@ class ComponentInstance:
     notes: list[str] = field(default_factory=list)
     embedded_in: str | None = None    # the all-in-one process (k3s-server) running it in-process
     argv_error: str | None = None     # why the command line is not fully known (its config unreadable)
+    builtin_flags: frozenset[str] = frozenset()   # flags the all-in-one process sets itself
 
 
 def pod_argv(pod: KObject, component: str) -> tuple[str, ...]:
@@ -162,7 +163,12 @@ def _component_container(pod: KObject, component: str) -> dict | None:
 
 
 def _all_in_one_argv(proc_argv: Sequence[str], component: str, nf: NodeFacts) -> tuple[str, ...]:
-    """k3s embeds the components: their flags are `--kube-apiserver-arg=k=v`
+    return _all_in_one_args(proc_argv, component, nf)[0]
+
+
+def _all_in_one_args(proc_argv: Sequence[str], component: str,
+                     nf: NodeFacts) -> tuple[tuple[str, ...], frozenset[str]]:
+    """(argv, the flags in it that are the distribution's own). k3s embeds the components: their flags are `--kube-apiserver-arg=k=v`
     on the command line or `kube-apiserver-arg:` lists in config.yaml, over
     k3s's own built-in arguments (kaudit.rules.effective.k3s)."""
     key = f"{component.removeprefix('kube-')}-arg" if component != comp.ETCD else "etcd-arg"
@@ -184,8 +190,8 @@ def _all_in_one_argv(proc_argv: Sequence[str], component: str, nf: NodeFacts) ->
     user_args.extend(flags.values.get(key, ()))
     options.update({name: flags.get(name) for name in flags.values})
     if comp.identify_component(proc_argv) in (comp.K3S_SERVER, comp.K3S_AGENT):
-        return k3s.embedded_argv(component, user_args, options)
-    return tuple([component] + ["--" + a for a in user_args])
+        return k3s.embedded_args(component, user_args, options)
+    return tuple([component] + ["--" + a for a in user_args]), frozenset()
 
 
 ALL_IN_ONE_CONFIGS = ("/etc/rancher/k3s/config.yaml", "/etc/rancher/rke2/config.yaml")
@@ -224,10 +230,11 @@ def component_instances(facts: Facts, component: str, ctx: Context | None = None
                 continue
             for proc in nf.processes:
                 which = comp.identify_component(proc.argv)
+                builtin: frozenset[str] = frozenset()
                 if which == component:
                     argv = proc.argv
                 elif which in comp.ALL_IN_ONE and component in comp.EMBEDDED.get(which, ()):
-                    argv = _all_in_one_argv(proc.argv, component, nf)
+                    argv, builtin = _all_in_one_args(proc.argv, component, nf)
                 else:
                     continue
                 nodes_with_process.add(nf.name)
@@ -238,7 +245,8 @@ def component_instances(facts: Facts, component: str, ctx: Context | None = None
                            + (f" {embedded_source(component, which)}" if which != component else ""),
                     argv=tuple(argv), flags=parse_flags(argv), env=proc.env, node_facts=nf,
                     embedded_in=which if which != component else None,
-                    argv_error=all_in_one_config_error(nf) if which != component else None)
+                    argv_error=all_in_one_config_error(nf) if which != component else None,
+                    builtin_flags=builtin)
                 out.append(inst)
                 break  # one instance per node
         for pod in facts.cluster.of_kind(POD):
@@ -326,7 +334,9 @@ def effective_flag(inst: ComponentInstance, flag: str, minor: int | None) -> Fla
         if resolved is not None:
             return resolved
     if inst.flags.has(flag):
-        return FlagValue(f"--{flag}", inst.flags.get(flag), "flag")
+        note = (f"{inst.embedded_in}'s built-in argument (no {inst.component}-arg sets it)"
+                if flag in inst.builtin_flags else None)
+        return FlagValue(f"--{flag}", inst.flags.get(flag), "flag", note)
     known, value = defaults.flag_default(inst.component, flag, minor)
     if known and value is not None:
         return FlagValue(f"--{flag}", value, "default")

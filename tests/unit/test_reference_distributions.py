@@ -135,6 +135,9 @@ def test_k3s_embedded_components_get_the_arguments_k3s_itself_passes():
     # The evidence says the value is k3s's, not the operator's.
     r = next(r for r in results if r.check == "1.2.15")
     assert any("k3s built-in arguments" in e.source for e in r.evidence)
+    assert [e.note for e in r.evidence] == ["k3s-server's built-in argument (no kube-apiserver-arg sets it)"]
+    r = next(r for r in results if r.check == "1.2.16")     # the operator's kube-apiserver-arg
+    assert not any("built-in" in (e.note or "") for e in r.evidence)
 
 
 def test_k3s_kube_apiserver_arg_replaces_k3s_default_rather_than_adding_to_it():

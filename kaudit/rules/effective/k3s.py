@@ -93,8 +93,10 @@ def _truthy(value: object) -> bool:
     return value is True or str(value).lower() in ("true", "1")
 
 
-def embedded_argv(component: str, user_args: Sequence[str], options: Mapping[str, object]) -> tuple[str, ...]:
-    """argv as k3s hands it to `component`: k3s's built-in arguments, then the
+def embedded_args(component: str, user_args: Sequence[str],
+                  options: Mapping[str, object]) -> tuple[tuple[str, ...], frozenset[str]]:
+    """argv as k3s hands it to `component`, and the flags in it that are k3s's
+    own (no operator value replaced them): k3s's built-in arguments, then the
     operator's `name=value` values (config file, then command line), each
     operator key dropping k3s's value for it. `options` are k3s's own settings
     (config file and command line merged, command line last)."""
@@ -103,7 +105,6 @@ def embedded_argv(component: str, user_args: Sequence[str], options: Mapping[str
         if target == component and _truthy(options.get(option)):
             builtin[flag] = value
     user_keys = {a.split("=", 1)[0].removesuffix("+") for a in user_args}
-    argv = [component]
-    argv += [f"--{k}={v}" for k, v in builtin.items() if k not in user_keys]
-    argv += [f"--{a}" for a in user_args]
-    return tuple(argv)
+    kept = {k: v for k, v in builtin.items() if k not in user_keys}
+    argv = [component] + [f"--{k}={v}" for k, v in kept.items()] + [f"--{a}" for a in user_args]
+    return tuple(argv), frozenset(kept)
