@@ -35,6 +35,7 @@ from urllib.parse import quote
 from kaudit import __version__
 from kaudit.collect import NodeSource, Progress, SourceError, no_progress
 from kaudit.collect.api import Connection, HttpError, KubeHttp, RequestTimeout, connect
+from kaudit.collect.node.saved import node_facts_from_document
 from kaudit.model import NODE, ClusterFacts, NodeFacts
 
 DEFAULT_IMAGE = f"ghcr.io/kaudit/kaudit:{__version__}"
@@ -294,13 +295,13 @@ def _parse_node_facts(text: str, node: str) -> NodeFacts:
     for start in candidates:
         try:
             data, _ = decoder.raw_decode(text, start)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if not isinstance(data, dict):
             continue
         try:
-            facts = NodeFacts.from_json(data)
-        except (ValueError, KeyError, TypeError) as exc:
+            facts = node_facts_from_document(data)     # the reader of --node-facts files, too
+        except ValueError as exc:
             error = f"collector output is not valid NodeFacts: {exc}"
             continue
         # The API's node name is authoritative: the output is the node's word.
