@@ -54,7 +54,7 @@ def one_line(text: str, limit: int = MAX_LINE) -> str:
     stderr, which must not move the cursor or forge lines in a log."""
     out = "".join(ch if ch.isprintable() else (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
                   for ch in text)
-    return out if len(out) <= limit else out[:limit - 1] + "…"
+    return out if len(out) <= limit else out[:limit - 3] + "..."
 
 
 def stderr_line(message: str) -> None:
