@@ -157,3 +157,12 @@ def test_malformed_node_facts_in_a_log_are_read_like_saved_facts(setup):
     assert facts["worker-1"].unreachable == ("collector output is not valid NodeFacts: "
                                              "files['/etc/kubernetes/admin.conf'].mode: not an octal mode")
     assert facts["cp-1"].unreachable is None
+
+
+def test_a_log_cut_short_is_unreachable(setup):
+    server, cluster, source = setup
+    whole = node_facts_json("worker-1")
+    server.pod_outcomes["worker-1"] = PodOutcome(logs=whole[: len(whole) // 2])
+    facts = {f.name: f for f in source().collect(cluster)}
+    assert facts["worker-1"].unreachable == "no JSON document in the collector output"
+    assert facts["worker-1"].files == {} and facts["cp-1"].unreachable is None

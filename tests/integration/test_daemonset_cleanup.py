@@ -190,3 +190,19 @@ def test_sigterm_during_the_create_call_in_the_scheduled_run(make_api_server, ku
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 3, err
     assert remaining(server) == []
+
+
+def test_the_scanner_pod_from_the_downward_api_owns_the_daemonset(make_api_server, kubeconfig_for, tmp_path):
+    server = make_api_server(sample_cluster())
+    server.default_pod_outcome = lambda node: PodOutcome(
+        logs=json.dumps({"schema": "kaudit.nodefacts/v1", "name": node}))
+    env = {**os.environ, "POD_NAME": "kaudit-29400000-x7k2p", "POD_NAMESPACE": "kaudit", "POD_UID": "4c1d-uid"}
+    done = subprocess.run(
+        [sys.executable, "-m", "kaudit", "scan", "--kubeconfig", kubeconfig_for(server), "--checks", "4.1.1",
+         "--nodes", "daemonset", "--daemonset-namespace", "kaudit", "--output-dir", str(tmp_path / "out")],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert (tmp_path / "out" / "report.json").exists(), done.stderr
+    (ds,) = server.created_daemonsets
+    assert ds["metadata"]["ownerReferences"] == [
+        {"apiVersion": "v1", "kind": "Pod", "name": "kaudit-29400000-x7k2p", "uid": "4c1d-uid"}]
+    assert remaining(server) == []
