@@ -127,8 +127,9 @@ def test_stale_daemonsets_of_earlier_runs_are_swept(make_api_server, kubeconfig_
     objects = sample_cluster() + [
         collector_ds("kaudit-node-expired1", expires=stamp(-60)),
         collector_ds("kaudit-node-legacy01", created=stamp(-7200)),             # older kaudit, no expiry
+        collector_ds("kaudit-node-legacy02"),                                   # ... created just now
+        collector_ds("kaudit-node-garbled", expires="next tuesday"),
         collector_ds("kaudit-node-running", expires=stamp(600)),                # another run, still going
-        collector_ds("kaudit-node-young001", created=stamp(-60)),
         collector_ds("kaudit-node-elsewher", namespace="other", expires=stamp(-60)),
         collector_ds("not-ours", expires=stamp(-60), app="something-else"),
     ]
@@ -138,7 +139,7 @@ def test_stale_daemonsets_of_earlier_runs_are_swept(make_api_server, kubeconfig_
     messages: list[str] = []
     facts = DaemonSetSource(kubeconfig, poll_interval=0.05, timeout=5, environ={}).collect(cluster, messages.append)
     assert [f.unreachable for f in facts] == [None, None, None]
-    assert remaining(server) == ["kaudit-node-elsewher", "kaudit-node-running", "kaudit-node-young001", "not-ours"]
+    assert remaining(server) == ["kaudit-node-elsewher", "kaudit-node-running", "not-ours"]
     assert "deleted DaemonSet kaudit/kaudit-node-expired1 left by an earlier run" in messages
     assert not cluster.load_errors
     # What the next run sees as expired: this run's own deadline, not a guess.

@@ -16,8 +16,8 @@ DaemonSet. A privileged DaemonSet on every node must never outlive its scan:
   owner in another namespace is not allowed (the garbage collector treats
   it as absent and would delete the DaemonSet at once), so none is set then;
 - every run first deletes collector DaemonSets of earlier runs whose
-  `kaudit.io/expires` time has passed (older ones without it: an hour after
-  creation); a DaemonSet of a run that may still be going is left alone;
+  `kaudit.io/expires` time has passed or that have none (an older kaudit); a
+  DaemonSet of a run that may still be going is left alone;
 - a DaemonSet that could not be deleted is a collection error on the report.
 
 Pod hardening and why each privilege is there (see docs/live-api.md):
@@ -62,8 +62,6 @@ MAX_LOG_BYTES = 32 * 1024 * 1024
 EXPIRES_ANNOTATION = "kaudit.io/expires"
 # How long after its scan's timeout a DaemonSet may still be deleted by that scan.
 CLEANUP_MARGIN = 600.0
-# A collector DaemonSet without the annotation (an older kaudit) is stale after this.
-STALE_WITHOUT_EXPIRY = 3600.0
 # The scanner's own Pod, from the downward API (job/job.yaml, job/cronjob.yaml).
 SCANNER_POD_ENV = ("POD_NAME", "POD_NAMESPACE", "POD_UID")
 
@@ -361,11 +359,11 @@ class DaemonSetSource(NodeSource):
             name = str(meta.get("name") or "")
             if not name or (meta.get("labels") or {}).get(RUN_LABEL) == run_id:
                 continue
+            # Without a readable expiry it was made by an older kaudit (or by hand): stale.
+            # Deleting one still in use costs that scan its node results (ERROR, fail closed);
+            # leaving one behind leaves root pods on every node.
             expires = _epoch((meta.get("annotations") or {}).get(EXPIRES_ANNOTATION))
-            if expires is None:
-                created = _epoch(meta.get("creationTimestamp"))
-                expires = None if created is None else created + STALE_WITHOUT_EXPIRY
-            if expires is None or expires > now:
+            if expires is not None and expires > now:
                 progress(f"DaemonSet {self.namespace}/{name} of another kaudit run may still be in use; left alone")
                 continue
             why = self._delete_daemonset(http, name)
