@@ -12,7 +12,8 @@ DaemonSet. A privileged DaemonSet on every node must never outlive its scan:
 - inside a pod whose downward API gives POD_NAME, POD_NAMESPACE and POD_UID
   (job/cronjob.yaml), and when the collector runs in that same namespace,
   its ownerReference is the scanner's Pod, so Kubernetes' garbage collector
-  removes it if kaudit is killed outright (kill -9, OOM, node lost). An
+  removes it when that Pod object is deleted (a scanner killed outright whose
+  Pod object stays, Failed, is the sweep's case). An
   owner in another namespace is not allowed (the garbage collector treats
   it as absent and would delete the DaemonSet at once), so none is set then;
 - every run first deletes collector DaemonSets of earlier runs whose
