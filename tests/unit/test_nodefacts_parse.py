@@ -176,3 +176,22 @@ def test_sh_and_python_identify_alike(case):
 def test_sh_and_python_identify_alike_generated(prefix, exe, sub):
     argv = [prefix + exe, sub] if sub else [prefix + exe]
     assert _sh_identify(argv[0], sub) == components.identify_component(argv)
+
+
+def test_records_the_etcd_environment_names_are_counted(tmp_path):
+    """Files named by ETCD_* variables are followed too: those records must
+    be in END's count (a record printed in a pipeline's subshell would not be)."""
+    root, proc = tmp_path / "host", tmp_path / "proc"
+    (root / "var/lib/etcd").mkdir(parents=True)
+    (root / "etc/etcd").mkdir(parents=True)
+    (root / "etc/etcd/etcd.yaml").write_text("name: cp-1\n")
+    (proc / "42").mkdir(parents=True)
+    (proc / "42/cmdline").write_bytes(b"/usr/bin/etcd\0--name=cp-1\0")
+    (proc / "42/environ").write_bytes(b"PATH=/bin\0ETCD_DATA_DIR=/var/lib/etcd\0"
+                                      b"ETCD_CONFIG_FILE=/etc/etcd/etcd.yaml\0")
+    done = subprocess.run(["sh", SCRIPT], capture_output=True, check=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", "KAUDIT_ROOT": str(root), "KAUDIT_PROC": str(proc)})
+    facts = parse_collector_output(done.stdout, "cp-1", "t")
+    assert facts.files["/var/lib/etcd"].type == "dir"
+    assert facts.contents["/etc/etcd/etcd.yaml"] == "name: cp-1\n"
+    assert facts.processes[0].env == {"ETCD_DATA_DIR": "/var/lib/etcd", "ETCD_CONFIG_FILE": "/etc/etcd/etcd.yaml"}

@@ -28,7 +28,8 @@ have() { command -v "$1" >/dev/null 2>&1; }
 # Every record ends with a printf whose format ends in \n; counting those here
 # (not at each record kind) keeps END's count true for records added later.
 # Output captured by $(...) or printed in a pipeline runs in a subshell, so it
-# is not counted (it is data inside a record, never a record of its own).
+# is not counted (it is data inside a record, never a record of its own):
+# never print records from a pipeline (`... | while`); read a here-document.
 NREC=0
 printf() {
     command printf "$@" || return
@@ -400,15 +401,20 @@ etcd_env() {
     printf '%s' "$eh" | tr -d ' \n'
     printf '\n'
     # the variables that name files, followed as their flags would be
-    # (etcd: ETCD_CONFIG_FILE is --config-file, ETCD_DATA_DIR is --data-dir)
-    tr '\000' '\n' < "$ef" 2>/dev/null | while IFS= read -r el; do
+    # (etcd: ETCD_CONFIG_FILE is --config-file, ETCD_DATA_DIR is --data-dir).
+    # Read from a here-document, not a pipe: the records `follow` prints must
+    # be counted (and its seen-lists kept) in this shell, not a subshell.
+    eall=$(tr '\000' '\n' < "$ef" 2>/dev/null)
+    while IFS= read -r el; do
         case $el in
             ETCD_CONFIG_FILE=*|ETCD_DATA_DIR=*|ETCD_WAL_DIR=*|ETCD_*_FILE=*)
                 en=${el%%=*}
                 en=$(printf '%s' "${en#ETCD_}" | tr 'A-Z_' 'a-z-')
                 follow etcd "--$en" "${el#*=}" ;;
         esac
-    done
+    done <<EOF
+$eall
+EOF
 }
 
 process() {
