@@ -318,6 +318,9 @@ def _decode_continue(token: str) -> dict[str, Any] | None:
         return None
 
 
+SELF_SUBJECT_REVIEW_PATH = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
+
+
 class FakeApiServer:
     """Start with `start()`, stop with `stop()`; or use as a context manager."""
 
@@ -331,6 +334,8 @@ class FakeApiServer:
         self.types.extend(extra_types)
         self.store = _Store()
         self.tokens: dict[str, Rules | None] = dict(tokens or {"admin-token": None})
+        # token -> the username SelfSubjectReview answers (default: the token itself)
+        self.usernames: dict[str, str] = {}
         self.faults: list[Fault] = []
         self.configz: dict[str, Any] = {}
         self.pod_outcomes: dict[str, PodOutcome | None] = {}
@@ -547,6 +552,13 @@ class _Handler(BaseHTTPRequestHandler):
                           410: "Expired", 403: "Forbidden"}.get(fault.status, "Error")
                 self._status(fault.status, reason, f"injected fault {fault.status}", headers)
                 return
+        if method == "POST" and path == SELF_SUBJECT_REVIEW_PATH:
+            # Any authenticated user may create one (system:basic-user); it stores nothing.
+            self._json(201, {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview",
+                             "metadata": {"creationTimestamp": None},
+                             "status": {"userInfo": {"username": api.usernames.get(token, token),
+                                                     "groups": ["system:authenticated"]}}})
+            return
         if route.nonresource is not None:
             self._nonresource(route.nonresource)
             return

@@ -272,13 +272,17 @@ class SshCollector:
     def collect(self, nodes: list[InventoryNode], progress: Progress = no_progress) -> list[NodeFacts]:
         """One NodeFacts per node, in inventory order."""
         workers = max(1, min(self.options.concurrency, len(nodes) or 1))
+        done = [0]
+        lock = threading.Lock()
 
         def one(node: InventoryNode) -> NodeFacts:
             facts = self.collect_node(node)
             if facts.unreachable:
                 self.warn(one_line(f"node {node.name} ({node.address}:{node.port}): {facts.unreachable}"))
-            else:
-                progress(f"node {node.name}: collected")
+            with lock:
+                done[0] += 1
+                progress(f"nodes inspected {done[0]} of {len(nodes)}: {node.name} "
+                         + ("unreachable" if facts.unreachable else "collected"))
             return facts
 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kaudit-ssh") as pool:
