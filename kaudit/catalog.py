@@ -59,6 +59,7 @@ class Catalog:
     version: str
     checks: list[Check] = field(default_factory=list)
     sections: dict[str, str] = field(default_factory=dict)   # "1.2" -> "API Server"
+    sha256: str = "unknown"          # of the benchmark's YAML files (kaudit.attribution.catalog_sha256)
 
     def by_id(self, check_id: str) -> Check:
         for c in self.checks:
@@ -98,6 +99,8 @@ def load_catalog(benchmark: str = "cis-1.12", root: Path | None = None) -> Catal
             seen[check.id] = path
             catalog.checks.append(check)
     catalog.checks.sort(key=lambda c: _id_key(c.id))
+    from kaudit.attribution import catalog_sha256
+    catalog.sha256 = catalog_sha256(bdir)
     return catalog
 
 

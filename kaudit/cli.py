@@ -42,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="offline: a YAML/JSON file or directory of objects (repeatable), or an evidence "
                           "bundle written by --save-evidence (on its own)")
     src.add_argument("--demo", action="store_true", help="scan the bundled demo cluster")
+    src.add_argument("--cluster-name", metavar="NAME",
+                     help="the cluster's name in the reports (default: the kubeconfig context, or the API "
+                          "server host inside a pod; 'unknown' for manifests)")
     _api_limit_options(scan)
     nodes = scan.add_argument_group("node access")
     nodes.add_argument("--nodes", choices=("none", "ssh", "daemonset", "local"), default=None,
@@ -84,6 +87,9 @@ def _parser() -> argparse.ArgumentParser:
     out.add_argument("--fail-on", choices=("fail", "error", "never"), default="fail",
                      help="exit 1 on FAIL (default), on FAIL or ERROR, or never")
     out.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary on stdout")
+    out.add_argument("-v", "--verbose", action="store_true",
+                     help="print the full text report (every section and failing target) instead of the "
+                          "short summary (score, why incomplete, the ten worst findings, the report path)")
     sched = scan.add_argument_group("scheduled runs (the in-cluster CronJob; see docs/in-cluster.md)")
     sched.add_argument("--reports-root", metavar="DIR", type=Path,
                        help="write to DIR/<cluster>/<timestamp>/, update DIR/<cluster>/latest, use the "
@@ -142,6 +148,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    args.raw_argv = list(sys.argv[1:] if argv is None else argv)
     if not args.command:
         parser.print_help()
         return EXIT_USAGE
@@ -219,8 +226,10 @@ def _progress(quiet: bool):
         from kaudit.collect import no_progress
         return no_progress
 
-    def show(message: str) -> None:
-        sys.stderr.write(f"\r\033[K{message[:150]}")
+    from kaudit.report.common import visible
+
+    def show(message: str) -> None:   # names in it come from the cluster: never raw to the terminal
+        sys.stderr.write(f"\r\033[K{visible(message)[:150]}")
         sys.stderr.flush()
     return show
 
@@ -337,7 +346,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
     cluster_source, node_source, node_access = _sources(args)
     progress = _progress(args.quiet)
     req = ScanRequest(catalog=catalog, cluster_source=cluster_source, node_source=node_source,
-                      node_access=node_access, only_checks=only, progress=progress)
+                      node_access=node_access, only_checks=only, progress=progress,
+                      cluster_name=args.cluster_name, command_line=_command_line(args))
     if args.reports_root is not None:
         return _scan_into_reports_root(args, req, formats, waivers, previous, sign_key)
     try:
@@ -360,9 +370,31 @@ def cmd_scan(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"reports written to {args.output_dir}: {', '.join(p.name for p in written)}", file=sys.stderr)
     if not args.quiet:
+        _print_summary(report, args, _main_report_path(args.output_dir, formats))
+    return _exit_status(report, args.fail_on)
+
+
+def _main_report_path(directory: Path | None, formats: list[str]) -> str | None:
+    """The file a person opens: the HTML, else the PDF, else report.json."""
+    if directory is None:
+        return None
+    for fmt, name in (("html", "report.html"), ("pdf", "report.pdf"), ("json", "report.json"),
+                      ("junit", "junit.xml")):
+        if fmt in formats:
+            return str(directory / name)
+    return str(directory)
+
+
+def _print_summary(report, args: argparse.Namespace, report_path: str | None) -> None:
+    """The short summary (kaudit.report.summary), or with --verbose the full text report."""
+    if getattr(args, "verbose", False):
         from kaudit.report.text import TextFormatter
         sys.stdout.write(TextFormatter().render(report).decode("utf-8"))
-    return _exit_status(report, args.fail_on)
+        if report_path:
+            sys.stdout.write(f"Report: {report_path}\n")
+        return
+    from kaudit.report.summary import render_summary, use_colour
+    sys.stdout.write(render_summary(report, report_path, colour=use_colour(sys.stdout)))
 
 
 def _on_facts(args: argparse.Namespace, catalog):
@@ -404,9 +436,14 @@ def _scan_into_reports_root(args: argparse.Namespace, req, formats: list[str], w
         print(f"kaudit: {run.interrupted}; incomplete report written", file=sys.stderr)
     if not args.quiet:
         print(f"reports written to {run.run_dir}", file=sys.stderr)
-        from kaudit.report.text import TextFormatter
-        sys.stdout.write(TextFormatter().render(run.report).decode("utf-8"))
+        _print_summary(run.report, args, _main_report_path(Path(run.run_dir), formats))
     return EXIT_INCOMPLETE if run.interrupted else _exit_status(run.report, args.fail_on)
+
+
+def _command_line(args: argparse.Namespace) -> list[str]:
+    """How kaudit was invoked, for the report, with secrets redacted."""
+    from kaudit.attribution import redact_command_line
+    return redact_command_line(["kaudit", *getattr(args, "raw_argv", [])])
 
 
 def _clear_progress(progress) -> None:
@@ -503,6 +540,10 @@ def cmd_diff(args: argparse.Namespace) -> int:
         old, new = load_report_for_trend(args.old), load_report_for_trend(args.new)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    from kaudit.report.diff import not_comparable
+    refusal = not_comparable(old, new)
+    if refusal:
+        raise UsageError(refusal)
     sys.stdout.write(format_diff(diff_reports(old, new)))
     return EXIT_OK
 

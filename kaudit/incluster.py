@@ -31,11 +31,12 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
+from urllib.parse import urlsplit
 
 from kaudit.gcpause import paused_gc
 from kaudit.model import (CLUSTER, NODE, ClusterFacts, Evidence, Facts, NodeFacts, Report, Result,
                           Status, Waiver)
-from kaudit.scan import ScanRequest, build_report, utc_now
+from kaudit.scan import ScanRequest, build_report, canonical_node_names, utc_now
 
 LATEST_LINK = "latest"
 LATEST_FILE = "latest.txt"
@@ -83,13 +84,17 @@ def sanitize_name(value: str | None, max_len: int = 63) -> str:
 def cluster_dir_name(facts: Facts | None, root: Path) -> str:
     """The identity name, else the cluster id (kube-system UID), sanitised.
 
-    Inside a pod the connection names every cluster "in-cluster", so the
-    stable kube-system UID is used instead. Without any identity (interrupted
+    Inside a pod the default name is the API host, the same in every cluster,
+    so the stable kube-system UID is used instead. Without any identity (interrupted
     before the API answered), a reports volume holding exactly one cluster's
     directory is that cluster's volume; otherwise "unknown"."""
     if facts is not None:
         ident = facts.cluster.identity
-        if ident.name and ident.name.strip().lower() not in _GENERIC_NAMES:
+        # Inside a pod the default name is the API host (10.96.0.1): the same in every
+        # cluster, so the kube-system UID names the directory instead.
+        api_host = urlsplit(ident.api_server or "").hostname or ""
+        if (ident.name and ident.name.strip().lower() not in _GENERIC_NAMES
+                and ident.name.strip().lower() != api_host.lower()):
             name = sanitize_name(ident.name)
             if name:
                 return name
@@ -131,9 +136,11 @@ def _sort_key(p: Path) -> tuple[str, int]:
 # Previous run, latest pointer, retention
 # ---------------------------------------------------------------------------
 
-def find_previous(cluster_dir: Path, exclude: Path | None = None) -> tuple[Report, Path] | None:
+def find_previous(cluster_dir: Path, exclude: Path | None = None,
+                  cluster_id: str | None = None) -> tuple[Report, Path] | None:
     """The newest readable previous report, preferring a complete one: an
-    interrupted run is a poor baseline for a trend."""
+    interrupted run is a poor baseline for a trend. With `cluster_id`, only a
+    report of that cluster (a directory name can outlive its cluster)."""
     from kaudit.report.json import load_report_for_trend as load_report
     fallback: tuple[Report, Path] | None = None
     for d in sorted(run_dirs(cluster_dir), key=_sort_key, reverse=True):
@@ -143,6 +150,8 @@ def find_previous(cluster_dir: Path, exclude: Path | None = None) -> tuple[Repor
             report = load_report(d / "report.json")
         except (ValueError, OSError):
             continue          # an unreadable old report must not block this run
+        if cluster_id and report.scan.cluster.cluster_id != cluster_id:
+            continue
         if report.scan.complete:
             return report, d
         fallback = fallback or (report, d)
@@ -255,11 +264,15 @@ def collect_interruptibly(req: ScanRequest, term: _Termination) -> tuple[Facts |
     term.raising = True
     try:
         cluster = req.cluster_source.collect(req.progress) if req.cluster_source else ClusterFacts()
+        if req.cluster_name:
+            cluster.identity.name = req.cluster_name
         nodes: list[NodeFacts] = []
         if req.node_source is not None:
             stage = f"inspecting nodes ({req.node_access})"
             nodes = req.node_source.collect(cluster, req.progress)
-        return Facts(cluster=cluster, nodes=nodes, node_access=req.node_access), None
+        facts = Facts(cluster=cluster, nodes=nodes, node_access=req.node_access)
+        canonical_node_names(facts)
+        return facts, None
     except (ScanInterrupted, KeyboardInterrupt) as exc:
         # KeyboardInterrupt: ^C, or the DaemonSet source's own SIGTERM handler
         # (it turns SIGTERM into an interrupt so its DaemonSet is deleted).
@@ -308,7 +321,8 @@ def scan_into_reports_root(req: ScanRequest, root: Path, *, keep: int = DEFAULT_
         else:
             results = interrupted_results(req, interrupted or "interrupted")
         report = build_report(req.catalog, facts or Facts(node_access=req.node_access), results, started,
-                              incomplete=[interrupted] if interrupted else None)
+                              incomplete=[interrupted] if interrupted else None,
+                              command_line=req.command_line)
         if waivers:
             report.results, report.waivers = apply_waivers(report.results, waivers,
                                                            today or dt.date.today())
@@ -316,7 +330,8 @@ def scan_into_reports_root(req: ScanRequest, root: Path, *, keep: int = DEFAULT_
         run_dir = _new_run_dir(cluster_dir, run_dir_name(started))
         prev_dir: Path | None = None
         if previous is None:
-            found = find_previous(cluster_dir, exclude=run_dir)
+            found = find_previous(cluster_dir, exclude=run_dir,
+                                  cluster_id=facts.cluster.identity.cluster_id if facts else None)
             if found is not None:
                 previous, prev_dir = found
         written = _write_run(report, run_dir, formats, previous, write_reports, report_options or {})

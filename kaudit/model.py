@@ -302,6 +302,8 @@ class ClusterFacts:
     needed_missing: dict[str, str] = field(default_factory=dict)
     assumed_absent: set[str] = field(default_factory=set)
     evidence_bundle: str | None = None   # read back from an evidence bundle: which one (kaudit.collect.evidence)
+    operator: str | None = None      # who ran the scan, as the API server sees it (kaudit.attribution)
+    image: str | None = None         # kaudit's own image digest, when it runs in a pod
 
     def of_kind(self, kind: str) -> list[KObject]:
         return self.objects.get(kind, [])
@@ -525,10 +527,16 @@ class ScanInfo:
     node_access: str                   # none | ssh | daemonset | local | saved
     nodes_inspected: list[str] = field(default_factory=list)
     nodes_unreachable: dict[str, str] = field(default_factory=dict)
+    nodes_not_inspected: int = 0       # Node objects nothing was collected from (e.g. --nodes none)
     complete: bool = True              # False when interrupted or a source failed wholesale
     incomplete_reasons: list[str] = field(default_factory=list)
     collection_errors: list[str] = field(default_factory=list)   # kinds unavailable, load errors, configz errors
     evidence_sources: list[str] = field(default_factory=list)
+    # Who ran it, how, with what (kaudit.attribution); "unknown" in reports older than these fields.
+    operator: str = "unknown"          # SelfSubjectReview username, else "<user> (kubeconfig user)"
+    command_line: list[str] = field(default_factory=list)   # secrets redacted
+    image: str = "unknown"             # kaudit's image digest when it ran in a pod
+    catalog_sha256: str = "unknown"    # the checks' YAML that judged this scan
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -537,10 +545,13 @@ class ScanInfo:
             "benchmark_version": self.benchmark_version,
             "cluster": self.cluster.to_json(), "source": self.source,
             "node_access": self.node_access, "nodes_inspected": list(self.nodes_inspected),
-            "nodes_unreachable": dict(self.nodes_unreachable), "complete": self.complete,
+            "nodes_unreachable": dict(self.nodes_unreachable),
+            "nodes_not_inspected": self.nodes_not_inspected, "complete": self.complete,
             "incomplete_reasons": list(self.incomplete_reasons),
             "collection_errors": list(self.collection_errors),
             "evidence_sources": list(self.evidence_sources),
+            "operator": self.operator, "command_line": list(self.command_line),
+            "image": self.image, "catalog_sha256": self.catalog_sha256,
         }
 
     @classmethod
@@ -556,10 +567,15 @@ class ScanInfo:
             source=data.get("source", ""), node_access=data.get("node_access", ""),
             nodes_inspected=list(data.get("nodes_inspected") or ()),
             nodes_unreachable=dict(data.get("nodes_unreachable") or {}),
+            nodes_not_inspected=int(data.get("nodes_not_inspected") or 0),
             complete=bool(data.get("complete", True)),
             incomplete_reasons=list(data.get("incomplete_reasons") or ()),
             collection_errors=list(data.get("collection_errors") or ()),
             evidence_sources=list(data.get("evidence_sources") or ()),
+            operator=str(data.get("operator") or "unknown"),
+            command_line=[str(a) for a in data.get("command_line") or ()],
+            image=str(data.get("image") or "unknown"),
+            catalog_sha256=str(data.get("catalog_sha256") or "unknown"),
         )
 
 

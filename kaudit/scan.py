@@ -30,18 +30,51 @@ class ScanRequest:
     node_access: str = "none"
     only_checks: list[str] = field(default_factory=list)
     progress: Progress = no_progress
+    cluster_name: str | None = None      # --cluster-name: overrides the context / API host name
+    command_line: list[str] = field(default_factory=list)   # redacted (kaudit.attribution)
 
 
 def collect(req: ScanRequest) -> Facts:
     cluster = req.cluster_source.collect(req.progress) if req.cluster_source else ClusterFacts()
+    if req.cluster_name:
+        cluster.identity.name = req.cluster_name
     nodes: list[NodeFacts] = []
     if req.node_source is not None:
         nodes = req.node_source.collect(cluster, req.progress)
-    return Facts(cluster=cluster, nodes=nodes, node_access=req.node_access)
+    facts = Facts(cluster=cluster, nodes=nodes, node_access=req.node_access)
+    canonical_node_names(facts)
+    return facts
+
+
+def canonical_node_names(facts: Facts) -> None:
+    """Name each inspected host after its Node object, so a node's targets
+    have the same key (trends, waivers, JUnit names) whether it was reached
+    over ssh (inventory name), daemonset (spec.nodeName), local or saved
+    facts (the host name, often a FQDN). A name is changed only when exactly
+    one Node matches it (by name, its kubernetes.io/hostname label, or the
+    first label of a FQDN) and no other host already has that name."""
+    by_name = {n.name: n for n in facts.cluster.of_kind(NODE)}
+    if not by_name:
+        return
+    taken = {nf.name for nf in facts.nodes}
+    for nf in facts.nodes:
+        if nf.name in by_name:
+            continue
+        seen = {h for h in (nf.name, nf.hostname) if h}
+        seen |= {h.split(".", 1)[0] for h in list(seen)}
+        matches = {name for name, node in by_name.items()
+                   if name in seen or node.labels.get("kubernetes.io/hostname") in seen}
+        if len(matches) == 1:
+            (name,) = matches
+            if name not in taken:
+                taken.discard(nf.name)
+                taken.add(name)
+                nf.name = name
 
 
 def build_report(catalog: Catalog, facts: Facts, results: list[Result], started: str,
-                 finished: str | None = None, incomplete: list[str] | None = None) -> Report:
+                 finished: str | None = None, incomplete: list[str] | None = None,
+                 command_line: list[str] | None = None) -> Report:
     cluster = facts.cluster
     collection_errors = list(cluster.load_errors)
     collection_errors += [f"{kind}: {why}" for kind, why in sorted(cluster.unavailable.items())]
@@ -61,6 +94,15 @@ def build_report(catalog: Catalog, facts: Facts, results: list[Result], started:
     if facts.nodes:
         sources.append(f"node inspection ({facts.node_access}) of {len(inspected)} host(s)"
                        + (f", {len(unreachable)} unreachable" if unreachable else ""))
+    inspected_names = {n.name for n in facts.nodes}
+    not_inspected = sum(1 for n in cluster.of_kind(NODE) if n.name not in inspected_names)
+    if not_inspected and facts.node_access == "none":
+        # A scope the user chose, not a failure: the scan stays complete (docs/reports.md).
+        sources.append(f"node inspection not requested (--nodes none): {not_inspected:,} node(s) "
+                       f"not inspected; their file and process checks are ERROR, one per check")
+    elif not_inspected:
+        sources.append(f"{not_inspected:,} node(s) of the cluster not covered by node access "
+                       f"({facts.node_access}); their file and process checks are ERROR, one per check")
     reasons = list(incomplete or [])
     if unreachable:
         reasons.append(f"{len(unreachable)} node(s) could not be inspected")
@@ -86,9 +128,11 @@ def build_report(catalog: Catalog, facts: Facts, results: list[Result], started:
         started=started, finished=finished or utc_now(), benchmark=catalog.benchmark,
         benchmark_title=catalog.title, benchmark_version=catalog.version,
         cluster=cluster.identity, source=cluster.source, node_access=facts.node_access,
-        nodes_inspected=inspected, nodes_unreachable=unreachable,
+        nodes_inspected=inspected, nodes_unreachable=unreachable, nodes_not_inspected=not_inspected,
         complete=not reasons, incomplete_reasons=reasons,
-        collection_errors=collection_errors, evidence_sources=sources)
+        collection_errors=collection_errors, evidence_sources=sources,
+        operator=cluster.operator or "unknown", command_line=list(command_line or ()),
+        image=cluster.image or "unknown", catalog_sha256=catalog.sha256)
     return Report(tool={"name": "kaudit", "version": __version__}, scan=scan, results=results)
 
 
@@ -113,7 +157,7 @@ def run_scan(req: ScanRequest, on_facts: Callable[[Facts], None] | None = None) 
             on_facts(facts)
         req.progress("evaluating checks")
         results = evaluate(req.catalog, facts, req.only_checks or None)
-        return build_report(req.catalog, facts, results, started)
+        return build_report(req.catalog, facts, results, started, command_line=req.command_line)
 
 
 def save_facts(facts: Facts, directory: Path) -> None:

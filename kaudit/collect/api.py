@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import urllib3
 import yaml
@@ -56,7 +56,8 @@ MAX_BACKOFF = 8.0
 class Connection:
     api_client: kclient.ApiClient
     server: str           # https://host:port, named in every error message
-    cluster_name: str     # the kubeconfig context's cluster, or "in-cluster"
+    cluster_name: str     # the kubeconfig context's name, or the API host in a pod (never a path)
+    user: str | None = None   # the kubeconfig context's user (the operator when SelfSubjectReview is refused)
 
 
 def _one_line(text: object) -> str:
@@ -85,7 +86,8 @@ def connect(kubeconfig: str | None = None, context: str | None = None, *, pool_s
             ).load_and_set(cfg)
         except ConfigException as exc:
             raise SourceError(f"in-cluster configuration is unusable: {_one_line(exc)}", exit_code=2) from exc
-        cluster_name = "in-cluster"
+        cluster_name = urlsplit(cfg.host).hostname or "in-cluster"
+        user = None
     else:
         path = path or os.path.expanduser("~/.kube/config")
         if not any(Path(p).is_file() for p in path.split(os.pathsep) if p):
@@ -95,6 +97,11 @@ def connect(kubeconfig: str | None = None, context: str | None = None, *, pool_s
             _check_kubeconfig_shape(part)
         try:
             contexts, active = kconfig.list_kube_config_contexts(config_file=path)
+            known = [str(c.get("name")) for c in contexts or () if isinstance(c, dict)]
+            if context is not None and context not in known:
+                from kaudit.report.common import visible
+                raise SourceError(visible(f"context {context!r} not found in {path}; contexts: "
+                                          f"{', '.join(known) or 'none'}")[:1000], exit_code=2)
             chosen = next((c for c in contexts if c.get("name") == context), None) if context else active
             _within(exec_timeout, lambda: kconfig.load_kube_config(
                 config_file=path, context=context, client_configuration=cfg, persist_config=False),
@@ -104,13 +111,15 @@ def connect(kubeconfig: str | None = None, context: str | None = None, *, pool_s
         except (ConfigException, ValueError, TypeError, KeyError, AttributeError, OSError) as exc:
             # The loader reports missing keys and wrong shapes with assorted exceptions.
             raise SourceError(f"kubeconfig {path} is unusable: {_one_line(exc)}", exit_code=2) from exc
-        cluster_name = str(((chosen or {}).get("context") or {}).get("cluster") or (chosen or {}).get("name") or "")
+        cluster_name = str((chosen or {}).get("name") or ((chosen or {}).get("context") or {}).get("cluster") or "")
+        user = ((chosen or {}).get("context") or {}).get("user")
+        user = f"{user} (kubeconfig user)" if user else None
     # kaudit retries itself (bounded, honouring Retry-After); urllib3's silent
     # retries would multiply per-node timeouts and hide unreachable servers.
     cfg.retries = False
     # Enough pooled connections for the configz workers, or urllib3 discards and reconnects.
     cfg.connection_pool_maxsize = max(cfg.connection_pool_maxsize or 0, pool_size)
-    return Connection(kclient.ApiClient(cfg), cfg.host.rstrip("/"), cluster_name or "unknown")
+    return Connection(kclient.ApiClient(cfg), cfg.host.rstrip("/"), cluster_name or "unknown", user)
 
 
 def _within(seconds: float, load: Callable[[], None], hung_message: Callable[[], str]) -> None:
@@ -525,6 +534,8 @@ class ApiSource(ClusterSource):
         facts.identity.name = conn.cluster_name
         progress(f"connecting to {conn.server}")
         facts.identity.version = self._version(http, facts)
+        facts.operator = self._operator(http, facts) or conn.user
+        facts.image = self._own_image(http, facts)
         groups = self._discover_groups(http, facts)
         facts.groups = set(groups) if groups is not None else None
         for spec in READS:
@@ -579,6 +590,37 @@ class ApiSource(ClusterSource):
             facts.load_errors.append("api: /version could not be read: the answer has no gitVersion")
             return None
         return version
+
+    def _operator(self, http: KubeHttp, facts: ClusterFacts) -> str | None:
+        """Who the API server says we are (SelfSubjectReview, authentication.k8s.io/v1,
+        GA in 1.28; every authenticated user may create one). None when refused or absent."""
+        try:
+            review = http.send_json("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+                                    {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"})
+        except (HttpError, RequestTimeout) as exc:
+            facts.load_errors.append(f"api: operator identity (SelfSubjectReview) not available: {exc}")
+            return None
+        from kaudit.attribution import operator_from_review
+        return operator_from_review(review)
+
+    def _own_image(self, http: KubeHttp, facts: ClusterFacts) -> str | None:
+        """Inside a pod: the image digest from the pod's own status (POD_NAME and
+        POD_NAMESPACE set by the downward API, see job/job.yaml)."""
+        name, namespace = os.environ.get("POD_NAME"), os.environ.get("POD_NAMESPACE")
+        if not name or not namespace:
+            return None
+        from kaudit.attribution import image_of_pod
+        # A list with a field selector, not a get: the ClusterRole grants list on pods only.
+        try:
+            found = http.get_json(f"/api/v1/namespaces/{quote(namespace, safe='')}/pods",
+                                  [("fieldSelector", f"metadata.name={name}")])
+        except (HttpError, RequestTimeout) as exc:
+            facts.load_errors.append(f"api: own pod {namespace}/{name} (image digest): {exc}")
+            return None
+        items = found.get("items") if isinstance(found, dict) else None
+        pod = next((p for p in items or () if isinstance(p, dict)
+                    and (p.get("metadata") or {}).get("name") == name), None)
+        return image_of_pod(pod, os.environ.get("KAUDIT_CONTAINER_NAME")) if pod else None
 
     def _discover_groups(self, http: KubeHttp, facts: ClusterFacts) -> dict[str, list[str]] | None:
         """Group name -> versions served, preferred first; None when /apis failed."""

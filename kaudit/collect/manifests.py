@@ -45,8 +45,9 @@ class ManifestSource(ClusterSource):
             raise SourceError(f"no YAML or JSON files found in {', '.join(map(str, self.paths))}", exit_code=2)
         loaded = 0
         sharer = Sharer()
-        for path in files:
-            progress(f"reading {path}")
+        for index, path in enumerate(files, 1):
+            progress(f"reading file {index} of {len(files)} ({sum(map(len, facts.objects.values())):,} "
+                     f"objects so far): {path}")
             streamed = _load_json_list_streaming(path, facts, sharer)
             if streamed is not None:
                 loaded += streamed
@@ -70,7 +71,8 @@ class ManifestSource(ClusterSource):
         if self.source_name != "demo":
             # The demo is a whole cluster by construction; a dump holds only what it holds.
             record_dump_contents(facts)
-        name = "kaudit demo cluster" if self.source_name == "demo" else ", ".join(str(p) for p in self.paths)
+        # Never a file path: a dump does not name its cluster (--cluster-name does).
+        name = "kaudit demo cluster" if self.source_name == "demo" else None
         fill_identity_from_objects(facts, name=name)
         return facts
 

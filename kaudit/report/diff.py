@@ -33,11 +33,34 @@ class ReportDiff:
     regressed: list[DiffEntry] = field(default_factory=list)      # FAIL now, something else before
     fixed: list[DiffEntry] = field(default_factory=list)          # FAIL before, PASS now
     removed: list[DiffEntry] = field(default_factory=list)        # FAIL before, target gone now
+    # FAIL before, no result now, and the new report lists no passing target of
+    # that kind for the check (it summarises passes): fixed or gone, unknown which.
+    unlisted: list[DiffEntry] = field(default_factory=list)
     still_failing: list[DiffEntry] = field(default_factory=list)  # FAIL before and now
     changed: list[DiffEntry] = field(default_factory=list)        # any other status change
 
     def is_empty(self) -> bool:
-        return not (self.new or self.regressed or self.fixed or self.removed or self.changed)
+        return not (self.new or self.regressed or self.fixed or self.removed or self.unlisted
+                    or self.changed)
+
+
+def not_comparable(old: Report, new: Report) -> str | None:
+    """Why `old` is no baseline for `new`, or None when it is.
+
+    A trend is only meaningful within one cluster: results are matched by
+    target, and another cluster's targets would read as "new" and "gone". The
+    identity is the kube-system namespace UID (names are reused; a rebuilt
+    cluster under the same name is another cluster). Without it on both sides
+    nothing proves the reports are of the same cluster."""
+    old_id, new_id = old.scan.cluster.cluster_id, new.scan.cluster.cluster_id
+    if not old_id or not new_id:
+        which = "the previous report" if not old_id else "this report"
+        return (f"no trend: {which} has no cluster id (kube-system namespace UID), so nothing proves "
+                f"both reports are of the same cluster")
+    if old_id != new_id:
+        return (f"no trend: the previous report ({old.scan.started}) is of another cluster "
+                f"(cluster id {old_id}, this one {new_id})")
+    return None
 
 
 def _entry(old: Result | None, new: Result | None) -> DiffEntry:
@@ -66,10 +89,17 @@ def diff_reports(old: Report, new: Report) -> ReportDiff:
             # FAIL -> WAIVED / ERROR is deliberately not "fixed": the risk is
             # accepted or unknown, not gone.
             d.changed.append(_entry(o, n))
+    # "Target gone" only where the new report lists this check's passing targets
+    # of that kind one by one; a check that summarises its passes cannot tell.
+    listed_passes = {(r.check, r.target.kind) for r in new.results
+                     if r.status is Status.PASS and r.target.kind != "Cluster"}
     for key, o in old_by.items():
         if key not in new_by and o.status is Status.FAIL:
-            d.removed.append(_entry(o, None))
-    for bucket in (d.new, d.regressed, d.fixed, d.removed, d.still_failing, d.changed):
+            if (o.check, o.target.kind) in listed_passes:
+                d.removed.append(_entry(o, None))
+            else:
+                d.unlisted.append(_entry(o, None))
+    for bucket in (d.new, d.regressed, d.fixed, d.removed, d.unlisted, d.still_failing, d.changed):
         bucket.sort(key=lambda e: (severity_rank(e.severity), check_sort_key(e.check), e.target.key()))
     return d
 
@@ -81,6 +111,8 @@ def format_diff(d: ReportDiff, limit: int = 50) -> str:
         ("Regressed (failing now, not before)", d.regressed),
         ("Fixed (failing before, passing now)", d.fixed),
         ("Resolved by removal (failing before, target gone)", d.removed),
+        ("No longer failing, not listed (fixed or gone: passing targets of the check are not listed)",
+         d.unlisted),
         ("Still failing", d.still_failing),
         ("Other status changes", d.changed),
     )

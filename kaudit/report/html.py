@@ -29,7 +29,7 @@ from kaudit.report import Formatter
 from kaudit.report.common import (SEVERITY_ORDER, STATUS_ORDER, Score, check_sort_key, clip,
                                   section_title, severity_rank, status_rank, target_label,
                                   top_section, visible, worst_status)
-from kaudit.report.diff import ReportDiff, diff_reports
+from kaudit.report.diff import ReportDiff, diff_reports, not_comparable
 from kaudit.score import BenchmarkScore, Tally, benchmark_score
 from kaudit.resources import data_dir
 
@@ -192,6 +192,7 @@ class ReportView:
     waivers_stale: list[Mapping[str, Any]]
     duration: str
     statuses: list[str] = field(default_factory=lambda: [s.value for s in STATUS_ORDER])
+    trend_unavailable: str | None = None    # why a previous report gave no trend (another cluster)
 
     @property
     def check_count(self) -> int:
@@ -299,6 +300,7 @@ def _trend(previous: Report, current: Report) -> TrendView:
     d: ReportDiff = diff_reports(previous, current)
     cats = [("new", "New failures", d.new), ("regressed", "Regressed", d.regressed),
             ("fixed", "Fixed", d.fixed), ("removed", "Failing target no longer present", d.removed),
+            ("unlisted", "No longer failing, not listed (fixed or gone)", d.unlisted),
             ("still", "Still failing", d.still_failing), ("changed", "Other status changes", d.changed)]
     return TrendView(previous_started=previous.scan.started, previous_score=previous.benchmark_score(),
                      categories=[(k, t, len(e), e[:MAX_TREND_ROWS]) for k, t, e in cats])
@@ -376,7 +378,8 @@ def build_view(report: Report, previous: Report | None = None,
         top_failures=failing[:TOP_FAILURES], severity_rows=severity_rows,
         limits=limits, limits_hidden=limits_hidden,
         matrices=_matrices(report.results, section_titles),
-        trend=_trend(previous, report) if previous is not None else None,
+        trend=_trend(previous, report) if previous is not None and not not_comparable(previous, report) else None,
+        trend_unavailable=not_comparable(previous, report) if previous is not None else None,
         manual=manual, waivers_applied=applied,
         waivers_expired=_waiver_list(report, "expired"), waivers_stale=_waiver_list(report, "stale"),
         duration=_duration(report.scan.started, report.scan.finished),

@@ -14,6 +14,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 from datetime import datetime, timezone
+from itertools import groupby
 
 from kaudit.model import Report, Result, Status
 from kaudit.report import Formatter
@@ -47,27 +48,41 @@ def _duration(started: str, finished: str) -> float:
         return 0.0
 
 
-def _details(r: Result) -> str:
-    lines = [f"{r.check} {r.title}", f"Target: {r.target.key()}", f"Status: {r.status.value}"]
-    if r.message:
-        lines.append(f"Finding: {r.message}")
+# Full remediation text on this many test cases per check, then a pointer: at
+# 150,000 pods the same paragraph thousands of times was a fifth of junit.xml.
+REMEDIATION_REPEAT = 20
+
+
+def _details(r: Result, full_remediation: bool = True) -> str:
+    # The test case's name is the check and target, its element the status and
+    # its message attribute the finding: the body does not repeat them.
+    lines = [f"{r.check} {r.title}"]
     if r.evidence:
         lines.append("Evidence:")
-        for e in r.evidence:
-            value = "(absent)" if e.value is None else e.value
-            line = f"  - {e.what} = {value} [source: {e.source}]"
-            if e.expected is not None:
-                line += f" expected: {e.expected}"
-            if e.note:
-                line += f" ({e.note})"
-            lines.append(line)
+        # Observations from one source against one expectation (the sample pods
+        # of a workload) name that source and expectation once, not per line.
+        for (source, expected), group in groupby(r.evidence, key=lambda e: (e.source, e.expected)):
+            items = list(group)
+            tail = f" [source: {source}]" + (f" expected: {expected}" if expected is not None else "")
+            if len(items) > 1:
+                lines.append(f"  -{tail}:")
+            for e in items:
+                value = "(absent)" if e.value is None else e.value
+                line = f"{'    ' if len(items) > 1 else '  - '}{e.what} = {value}"
+                line += "" if len(items) > 1 else tail
+                if e.note:
+                    line += f" ({e.note})"
+                lines.append(line)
     if r.waiver is not None:
         w = r.waiver
         lines.append(f"Waived (was {r.original_status.value if r.original_status else '?'}) "
                      f"by {w.owner} until {w.expires}: {w.justification}"
                      + (f" [{w.ticket}]" if w.ticket else ""))
-    if r.remediation:
+    if r.remediation and full_remediation:
         lines.append(f"Remediation: {r.remediation}")
+    elif r.remediation:
+        lines.append(f"Remediation: as in the first {REMEDIATION_REPEAT} test cases of {r.check} "
+                     f"(and in report.json)")
     return "\n".join(lines)
 
 
@@ -92,6 +107,11 @@ def _score_properties(report: Report) -> list[tuple[str, str]]:
     out.append(("score_manual_kaudit", s.manual.text()))
     if not s.complete:
         out.append(("incomplete_reasons", "; ".join(s.incomplete_reasons)))
+    scan = report.scan   # who ran it, with what (kaudit.attribution)
+    out += [("cluster_name", scan.cluster.name or "unknown"), ("operator", scan.operator),
+            ("command_line", " ".join(scan.command_line) or "unknown"),
+            ("kaudit_version", report.tool.get("version", "") or "unknown"),
+            ("image", scan.image), ("catalog_sha256", scan.catalog_sha256)]
     return out
 
 
@@ -123,6 +143,7 @@ class JunitFormatter(Formatter):
                 ET.SubElement(props, "property", name=name, value=xml_text(value))
             counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
             seen: dict[str, int] = {}
+            detailed: dict[str, int] = {}   # check -> bodies written with the full remediation
             for r in results:
                 name = xml_text(f"{r.check} {r.target.key()}")
                 # Two results with the same identity would collapse in CI's history.
@@ -131,22 +152,25 @@ class JunitFormatter(Formatter):
                     name = f"{name} ({seen[name]})"
                 case = ET.SubElement(suite, "testcase", name=name, classname=classname, time="0")
                 counts["tests"] += 1
+                if r.status not in (Status.PASS, Status.SKIP):
+                    detailed[r.check] = detailed.get(r.check, 0) + 1
+                full = detailed.get(r.check, 0) <= REMEDIATION_REPEAT
                 if r.status is Status.FAIL:
                     counts["failures"] += 1
                     el = ET.SubElement(case, "failure", message=xml_text(r.message or r.title),
                                        type=xml_text(r.severity))
-                    el.text = xml_text(_details(r))
+                    el.text = xml_text(_details(r, full))
                 elif r.status is Status.ERROR:
                     counts["errors"] += 1
                     el = ET.SubElement(case, "error", message=xml_text(r.message or "could not check"),
                                        type="ERROR")
-                    el.text = xml_text(_details(r))
+                    el.text = xml_text(_details(r, full))
                 elif r.status in (Status.WARN, Status.SKIP, Status.WAIVED):
                     counts["skipped"] += 1
                     ET.SubElement(case, "skipped", message=xml_text(_skip_reason(r)))
                     if r.status is not Status.SKIP:   # a reviewer needs the evidence of WARN/WAIVED
                         out = ET.SubElement(case, "system-out")
-                        out.text = xml_text(_details(r))
+                        out.text = xml_text(_details(r, full))
             for key, value in counts.items():
                 suite.set(key, str(value))
                 totals[key] += value

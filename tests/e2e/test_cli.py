@@ -56,9 +56,19 @@ def test_demo_shows_the_failures_it_was_built_with(demo_report):
     assert ("4.2.1", "worker-2") in fails   # anonymous auth on one kubelet
 
 
-def test_summary_on_stdout_lists_failing_checks(demo_report):
-    _, proc = demo_report
+def test_summary_on_stdout_is_short_and_ends_with_the_report(demo_report):
+    out, proc = demo_report
+    lines = proc.stdout.splitlines()
+    assert lines[-1] == f"Report: {out / 'report.html'}"
+    assert lines[1].startswith("Score:") and len([l for l in lines if l.startswith("  FAIL ")]) == 10
+    assert "\033[" not in proc.stdout                 # not a terminal: no colour
+    assert "1.2.15" not in proc.stdout                 # beyond the ten worst
+
+
+def test_verbose_lists_every_failing_check(tmp_path):
+    proc = kaudit("scan", "--demo", "--verbose", "--output-dir", str(tmp_path))
     assert "1.2.15" in proc.stdout and "FAIL" in proc.stdout
+    assert proc.stdout.splitlines()[-1] == f"Report: {tmp_path / 'report.html'}"
 
 
 def test_sha256sums_verify(demo_report):
@@ -159,6 +169,9 @@ def test_malformed_kubeconfig_exits_2(tmp_path):
 def test_unknown_context_exits_2(tmp_path):
     proc = kaudit("scan", "--kubeconfig", str(_kubeconfig(tmp_path, "https://127.0.0.1:1")), "--context", "nope")
     assert proc.returncode == 2 and "nope" in proc.stderr
+    # issue 15: one line that names the contexts that do exist
+    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    assert len(lines) == 1 and "contexts: ctx" in lines[0], proc.stderr
 
 
 def test_permissions_prints_a_read_only_cluster_role():

@@ -343,6 +343,9 @@ def _decode_continue(token: str) -> dict[str, Any] | None:
         return None
 
 
+SELF_SUBJECT_REVIEW_PATH = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
+
+
 class FakeApiServer:
     """Start with `start()`, stop with `stop()`; or use as a context manager."""
 
@@ -356,6 +359,8 @@ class FakeApiServer:
         self.types.extend(extra_types)
         self.store = _Store()
         self.tokens: dict[str, Rules | None] = dict(tokens or {"admin-token": None})
+        # token -> the username SelfSubjectReview answers (default: the token itself)
+        self.usernames: dict[str, str] = {}
         self.faults: list[Fault] = []
         self.configz: dict[str, Any] = {}
         self.pod_outcomes: dict[str, PodOutcome | None] = {}
@@ -365,6 +370,8 @@ class FakeApiServer:
         self.pod_created: dict[tuple[str, str], float] = {}
         self.created_daemonsets: list[dict[str, Any]] = []
         self.deleted_daemonsets: list[str] = []
+        # Seconds between storing a created DaemonSet and answering the create (a slow apiserver).
+        self.daemonset_create_delay = 0.0
         self.record = record
         self.requests: list[RequestRecord] = []
         self._lock = threading.Lock()
@@ -633,6 +640,13 @@ class _Handler(BaseHTTPRequestHandler):
                 else:
                     self._continue_fault = fault
                 break
+        if method == "POST" and path == SELF_SUBJECT_REVIEW_PATH:
+            # Any authenticated user may create one (system:basic-user); it stores nothing.
+            self._json(201, {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview",
+                             "metadata": {"creationTimestamp": None},
+                             "status": {"userInfo": {"username": api.usernames.get(token, token),
+                                                     "groups": ["system:authenticated"]}}})
+            return
         if route.nonresource is not None:
             self._nonresource(route.nonresource)
             return
@@ -808,6 +822,7 @@ class _Handler(BaseHTTPRequestHandler):
         if rtype.resource == "daemonsets":
             api.created_daemonsets.append(copy.deepcopy(obj))
             _schedule_daemonset(api, obj)
+            time.sleep(api.daemonset_create_delay)
         self._json(201, obj)
 
     def _delete(self, rtype: ResourceType, namespace: str | None, name: str) -> None:

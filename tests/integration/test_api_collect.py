@@ -27,7 +27,7 @@ def test_full_scan_collects_every_kind_once_per_type(api_server, kubeconfig_for)
     assert facts.unavailable == {} and facts.load_errors == [] and facts.configz_errors == {}
     ident = facts.identity
     assert ident.api_server == api_server.url
-    assert ident.version == "v1.30.2" and ident.name == "test-cluster"
+    assert ident.version == "v1.30.2" and ident.name == "kaudit-test"   # the context, as kubectl names it
     assert ident.cluster_id == KUBE_SYSTEM_UID and ident.node_count == 3
     assert ident.platform == "kubeadm" and ident.managed_control_plane is False
     assert sorted(facts.kubelet_configz) == ["cp-1", "worker-1", "worker-2"]
@@ -52,7 +52,9 @@ def test_full_scan_collects_every_kind_once_per_type(api_server, kubeconfig_for)
     assert not any(r.namespace for r in lists if r.resource in ("pods", "roles", "deployments"))
     # Never Secrets, and nothing but reads.
     assert not [r for r in api_server.requests if r.resource and r.resource.startswith("secrets")]
-    assert {r.method for r in api_server.requests} == {"GET"}
+    # The one POST is SelfSubjectReview (who the server says we are): it stores nothing.
+    assert {(r.method, r.path) for r in api_server.requests if r.method != "GET"} == {
+        ("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews")}
     assert not [r for r in api_server.requests if r.resource == "configmaps" and r.verb == "list"]
 
     assert any(m.startswith("listing pods") for m in messages)
@@ -227,7 +229,7 @@ def test_kubeconfig_merged_from_two_files_via_env(api_server, tmp_path, monkeypa
     (tmp_path / "b").write_text(yaml.safe_dump(second))
     monkeypatch.setenv("KUBECONFIG", f"{tmp_path / 'a'}:{tmp_path / 'b'}")
     facts = ApiSource().collect()
-    assert facts.identity.name == "prod-eu" and len(facts.of_kind(NODE)) == 3
+    assert facts.identity.name == "merged" and len(facts.of_kind(NODE)) == 3   # the context's name
 
 
 def test_context_selects_cluster_and_user(api_server, tmp_path):
@@ -237,7 +239,7 @@ def test_context_selects_cluster_and_user(api_server, tmp_path):
               "contexts": bad["contexts"] + good["contexts"], "current-context": "bad"}
     path = tmp_path / "kc"
     path.write_text(yaml.safe_dump(merged))
-    assert ApiSource(str(path), context="good").collect().identity.name == "c-good"
+    assert ApiSource(str(path), context="good").collect().identity.name == "good"
     with pytest.raises(SourceError) as err:
         ApiSource(str(path)).collect()                  # current-context: the bad token
     assert err.value.exit_code == 3
@@ -272,7 +274,7 @@ def test_in_cluster_config(api_server, tmp_path, monkeypatch):
     monkeypatch.setenv("KUBERNETES_SERVICE_PORT", str(api_server.port))
     monkeypatch.setenv("HOME", str(tmp_path))          # no ~/.kube/config to fall back to
     facts = ApiSource().collect()
-    assert facts.identity.name == "in-cluster" and facts.identity.api_server == api_server.url
+    assert facts.identity.name == "127.0.0.1" and facts.identity.api_server == api_server.url   # the API host
     assert len(facts.of_kind(POD)) == 7
 
 

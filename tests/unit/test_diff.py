@@ -39,9 +39,21 @@ def test_categories():
     assert key(d.still_failing) == [("5.2.2", "a")]
     assert key(d.fixed) == [("5.2.3", "a")]
     assert key(d.regressed) == [("5.2.4", "a")]
-    assert key(d.removed) == [("5.2.5", "b")]
+    # 5.2.5 lists no passing Pod in the new report: b may be fixed or gone, and the diff says so
+    assert key(d.unlisted) == [("5.2.5", "b")] and d.removed == []
     assert [(e.check, e.old_status, e.new_status) for e in d.changed] == [
         ("5.2.6", Status.FAIL, Status.WAIVED), ("5.2.8", Status.PASS, Status.ERROR)]
+
+
+def test_target_gone_only_where_the_check_lists_its_passing_targets():
+    """issue 15: "no longer present" must mean the target is gone, not that passes are summarised."""
+    old = report([result("5.2.5", Status.FAIL, A), result("5.2.5", Status.FAIL, B)])
+    listed = report([result("5.2.5", Status.PASS, A)])                      # A listed as PASS, B absent
+    summarised = report([result("5.2.5", Status.PASS, Target("Cluster", "cluster"))])
+    d = diff_reports(old, listed)
+    assert [e.target.name for e in d.removed] == ["b"] and [e.target.name for e in d.fixed] == ["a"]
+    d = diff_reports(old, summarised)
+    assert d.removed == [] and sorted(e.target.name for e in d.unlisted) == ["a", "b"]
 
 
 def test_identical_reports_have_no_changes():
@@ -52,8 +64,8 @@ def test_identical_reports_have_no_changes():
 
 def test_format_diff_lists_changes_and_truncates():
     text = format_diff(diff_reports(*_pair()))
-    assert text.startswith("Summary: 1 new failures, 1 regressed, 1 fixed, 1 resolved by removal, "
-                           "1 still failing, 2 other status changes")
+    assert text.startswith("Summary: 1 new failures, 1 regressed, 1 fixed, 0 resolved by removal, "
+                           "1 no longer failing, not listed, 1 still failing, 2 other status changes")
     assert "5.2.4 Pod ns/a: PASS -> FAIL" in text
     assert "5.2.5 Pod ns/b: FAIL -> -" in text
     many_old = report([])

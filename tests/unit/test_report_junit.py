@@ -87,3 +87,36 @@ def test_hostile_strings_produce_well_formed_xml_without_illegal_characters(tmp_
                                              "skipped", "system-out", "properties", "property"}
     names = [c.get("name") for c in root.iter("testcase")]
     assert any("<script>alert(1)</script>" in n for n in names)
+
+
+def test_junit_does_not_repeat_what_the_test_case_already_says_at_scale():
+    """issue 15: at 150,000 pods junit.xml was 88 MB, a fifth of it the same remediation."""
+    import xml.etree.ElementTree as ET
+
+    from kaudit.model import Status, Target
+    from kaudit.report.junit import REMEDIATION_REPEAT, JunitFormatter
+    from tests.unit.report_builders import report, result
+    rs = [result("5.2.2", Status.FAIL, target=Target("Pod", f"p{i:03d}", namespace="ns"),
+                 message=f"pod p{i:03d} is privileged") for i in range(200)]
+    root = ET.fromstring(JunitFormatter().render(report(rs)))
+    failures = list(root.iter("failure"))
+    assert len(failures) == 200
+    full = [f for f in failures if "Remediation: Set --anonymous-auth=false." in f.text]
+    assert len(full) == REMEDIATION_REPEAT
+    assert all("Remediation:" in f.text for f in failures)          # every case says where it is
+    assert all(f.get("message") not in f.text for f in failures)    # the finding is the message attribute
+
+
+def test_junit_names_a_shared_source_and_expectation_once():
+    import xml.etree.ElementTree as ET
+
+    from kaudit.model import Evidence, Status, Target
+    from kaudit.report.junit import JunitFormatter
+    from tests.unit.report_builders import report, result
+    src, exp = "ServiceAccount does not opt out of automounting", "no token mounted"
+    ev = tuple(Evidence(f"Deployment ns/web (pod web-{i})", "token mounted", src, expected=exp) for i in range(3))
+    r = result("5.1.6", Status.FAIL, target=Target("Deployment", "web", namespace="ns"), evidence=ev)
+    text = next(ET.fromstring(JunitFormatter().render(report([r]))).iter("failure")).text
+    assert text.count(src) == 1 and text.count(exp) == 1
+    for i in range(3):
+        assert f"Deployment ns/web (pod web-{i}) = token mounted" in text
