@@ -75,6 +75,7 @@ class Mount:
     target: str             # in the container
     read_only: bool = False
     is_file: bool = False
+    only_if_present: bool = False     # a hostPath that may not exist on this node: skipped then
 
 
 @dataclass
@@ -97,11 +98,14 @@ class Container:
         lines = ["set -eu", f"R={q(str(root))}", f'mkdir -p "$R"', f'mount --bind {q(str(self.rootfs))} "$R"']
         for m in self.mounts:
             make = "touch" if m.is_file else "mkdir -p"
-            lines += [f'chroot "$R" {make} {q(m.target)}',
-                      f'real=$(chroot "$R" readlink -f {q(m.target)})',
-                      f'mount --bind {q(str(m.source))} "$R$real"']
+            steps = [f'chroot "$R" {make} {q(m.target)}',
+                     f'real=$(chroot "$R" readlink -f {q(m.target)})',
+                     f'mount --bind {q(str(m.source))} "$R$real"']
             if m.read_only:
-                lines.append(f'mount -o remount,bind,ro "$R$real"')
+                steps.append(f'mount -o remount,bind,ro "$R$real"')
+            if m.only_if_present:
+                steps = [f"if [ -e {q(str(m.source))} ]; then", *steps, "fi"]
+            lines += steps
         # /proc of the PID namespace the process runs in; a /dev like a runtime's.
         lines += ['mount -t proc -o nosuid,nodev,noexec proc "$R/proc"',
                   'mount -t tmpfs -o nosuid,mode=755 tmpfs "$R/dev"']
