@@ -7,6 +7,7 @@ set, a missing image or tool is a failure, not a skip.
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 from pathlib import Path
 from typing import Iterator
@@ -18,7 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from apiserver import FakeApiServer, sample_cluster  # noqa: E402
 from container import ImageConfig, export_rootfs, have_tools  # noqa: E402
+from pod import scanner_cluster_role_rules, shipped  # noqa: E402
 
 
 PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy",
@@ -46,3 +49,26 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     # The test API server is on 127.0.0.1, whatever the developer's shell exports.
     for var in PROXY_VARS:
         monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture
+def api() -> Iterator[FakeApiServer]:
+    """The test API server with the cluster running kaudit as shipped (its
+    ServiceAccount and ClusterRole exist); `api.sa_token` is the scanner's
+    service-account token, allowed exactly the shipped ClusterRole."""
+    objects = sample_cluster() + [d for d in shipped("rbac.yaml") if d["kind"] != "Namespace"]
+    token = "sa-" + secrets.token_hex(16)
+    server = FakeApiServer(objects, tokens={token: scanner_cluster_role_rules()}).start()
+    server.sa_token = token
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def reports(tmp_path: Path) -> Path:
+    """The reports PersistentVolume: an empty directory, root's, 755 (the
+    kubelet applies fsGroup when it mounts it)."""
+    d = tmp_path / "pvc"
+    d.mkdir()
+    d.chmod(0o755)
+    return d

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -108,3 +109,16 @@ def scanner_container(image: ImageConfig, rootfs: Path, work: Path, *, api_host:
                      read_only_root=bool(sc.get("readOnlyRootFilesystem")),
                      capabilities=tuple(caps.get("add", ())),
                      supplementary_groups=(fs_group,) if fs_group is not None else ())
+
+
+def run_pod(image: ImageConfig, rootfs: Path, tmp_path: Path, api: Any, reports: Path, name: str,
+            **kw: Any) -> subprocess.CompletedProcess:
+    """Run the CronJob's pod once against `api` (the `api` fixture)."""
+    container = scanner_container(image, rootfs, tmp_path / name, api_host="127.0.0.1", api_port=api.port,
+                                  token=api.sa_token, ca_file=api.ca_file, reports=reports, **kw)
+    return container.run(tmp_path / name)
+
+
+def run_dirs(cluster_dir: Path) -> list[Path]:
+    """A cluster directory's run directories, oldest first."""
+    return sorted(p for p in cluster_dir.iterdir() if p.is_dir() and not p.is_symlink() and p.name[0].isdigit())

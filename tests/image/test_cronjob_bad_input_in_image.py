@@ -12,8 +12,7 @@ import pytest
 
 from apiserver import KUBE_SYSTEM_UID
 from nodes import free_port
-from pod import scanner_container
-from test_cronjob_in_image import api, reports, run_dirs, run_pod  # noqa: F401  (fixtures)
+from pod import run_dirs, run_pod, scanner_container
 
 pytestmark = pytest.mark.e2e
 

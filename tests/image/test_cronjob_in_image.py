@@ -10,47 +10,18 @@ import hashlib
 import json
 import os
 import re
-import secrets
 import shutil
 from pathlib import Path
 
 import pytest
 
-from apiserver import KUBE_SYSTEM_UID, FakeApiServer, sample_cluster
-from pod import cronjob, scanner_cluster_role_rules, scanner_container, shipped
+from apiserver import KUBE_SYSTEM_UID
+from pod import cronjob, run_dirs, run_pod, scanner_container
 
 pytestmark = pytest.mark.e2e
 
 RUN_FILES = {"report.json", "report.html", "junit.xml", "SHA256SUMS"}
 
-
-@pytest.fixture
-def api() -> FakeApiServer:
-    # The cluster runs kaudit as shipped (its ServiceAccount and ClusterRole exist).
-    objects = sample_cluster() + [d for d in shipped("rbac.yaml") if d["kind"] != "Namespace"]
-    token = "sa-" + secrets.token_hex(16)
-    server = FakeApiServer(objects, tokens={token: scanner_cluster_role_rules()}).start()
-    server.sa_token = token
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def reports(tmp_path: Path) -> Path:
-    d = tmp_path / "pvc"
-    d.mkdir()
-    d.chmod(0o755)
-    return d
-
-
-def run_pod(image, rootfs, tmp_path: Path, api: FakeApiServer, reports: Path, name: str, **kw):
-    container = scanner_container(image, rootfs, tmp_path / name, api_host="127.0.0.1", api_port=api.port,
-                                  token=api.sa_token, ca_file=api.ca_file, reports=reports, **kw)
-    return container.run(tmp_path / name)
-
-
-def run_dirs(cluster_dir: Path) -> list[Path]:
-    return sorted(p for p in cluster_dir.iterdir() if p.is_dir() and not p.is_symlink() and p.name[0].isdigit())
 
 
 def check_run_dir(run: Path) -> dict:
