@@ -9,7 +9,7 @@ from collections import defaultdict
 
 from kaudit.model import Report, Result, Status
 from kaudit.report import Formatter
-from kaudit.report.common import (STATUS_ORDER, check_sort_key, score, section_title,
+from kaudit.report.common import (STATUS_ORDER, check_sort_key, section_title,
                                   severity_rank, target_label, visible)
 
 _COUNTED = [s for s in STATUS_ORDER]
@@ -36,8 +36,7 @@ class TextFormatter(Formatter):
         ]
         if not scan.complete:
             lines.append("SCAN INCOMPLETE: " + "; ".join(visible(r) for r in scan.incomplete_reasons))
-        s = score(report.results)
-        lines.append(f"Score: {s.text()} (PASS / (PASS+FAIL) over {s.decided} decided of {s.total} results)")
+        lines.append(report.benchmark_score().summary_line())
         lines.append("")
 
         by_section: dict[str, list[Result]] = defaultdict(list)
