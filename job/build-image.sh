@@ -82,7 +82,11 @@ size=$(buildah images --noheading --format '{{.Size}}' "$IMAGE" | head -1)
 # The SBOM lists what the image's own interpreter sees (its sys.path, read
 # inside the image) in the image's root filesystem: the /opt/kaudit venv.
 tools=$CACHE/sbom-venv
-[ -x "$tools/bin/cyclonedx-py" ] || { python3 -m venv "$tools" && "$tools/bin/pip" install -q "$SBOM_TOOL"; }
+if [ ! -x "$tools/bin/cyclonedx-py" ]; then
+  rm -rf "$tools"
+  { python3 -m venv "$tools" && "$tools/bin/pip" install -q "$SBOM_TOOL"; } > "$CACHE/sbom-install.log" 2>&1 \
+    || { tail -20 "$CACHE/sbom-install.log"; exit 1; }
+fi
 ctr=$(buildah from --pull-never "$IMAGE")
 root=$(buildah mount "$ctr")
 shim=$(mktemp -d)
