@@ -16,6 +16,7 @@ from kaudit import __version__
 from kaudit.collect import SourceError
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
+REPORT_FORMATS = ("json", "html", "junit", "pdf")
 
 
 class UsageError(Exception):
@@ -38,7 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     src.add_argument("--kubeconfig", metavar="PATH", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
     src.add_argument("--context", metavar="NAME", help="kubeconfig context to use")
     src.add_argument("--manifests", metavar="PATH", action="append", type=Path, default=[],
-                     help="offline: a YAML/JSON file or directory of objects (repeatable)")
+                     help="offline: a YAML/JSON file or directory of objects (repeatable), or an evidence "
+                          "bundle written by --save-evidence (on its own)")
     src.add_argument("--demo", action="store_true", help="scan the bundled demo cluster")
     nodes = scan.add_argument_group("node access")
     nodes.add_argument("--nodes", choices=("none", "ssh", "daemonset", "local"), default=None,
@@ -61,12 +63,23 @@ def _parser() -> argparse.ArgumentParser:
     out.add_argument("--checks", metavar="IDS", help="only these checks or sections, comma separated (e.g. 1.2,5.1.1)")
     out.add_argument("--output-dir", metavar="DIR", type=Path, help="write report.json, report.html, junit.xml, SHA256SUMS")
     out.add_argument("--format", default="json,html,junit", metavar="LIST",
-                     help="formats written to --output-dir: json,html,junit (default all)")
+                     help="formats written to --output-dir: json,html,junit,pdf (default json,html,junit)")
+    out.add_argument("--pdf-edition", choices=("findings", "full"), default="findings",
+                     help="with --format pdf: 'findings' (every non-PASS result with evidence, an index of "
+                          "the PASSes; the default) or 'full' (PASS targets and their evidence too)")
+    out.add_argument("--sign-key", metavar="KEY", type=Path,
+                     help="sign SHA256SUMS with this SSH private key (SHA256SUMS.sig, checked by "
+                          "'kaudit verify' or 'ssh-keygen -Y verify -n kaudit-report'); an encrypted key "
+                          "reads its passphrase from $KAUDIT_SIGN_KEY_PASSPHRASE")
     out.add_argument("--waivers", metavar="FILE", type=Path, help="waivers (YAML) for accepted risks")
     out.add_argument("--previous", metavar="FILE", type=Path,
                      help="a previous report.json for the trend section (default: the report.json already "
                           "in --output-dir, if any)")
     out.add_argument("--save-facts", metavar="DIR", type=Path, help="also save the collected node facts (one JSON per node)")
+    out.add_argument("--save-evidence", metavar="DIR", type=Path,
+                     help="also write the evidence bundle: the objects, node facts, kubelet configz and collection "
+                          "record the scan saw (DIR must not exist or be empty); `kaudit scan --manifests DIR` "
+                          "re-evaluates it offline (docs/facts.md)")
     out.add_argument("--fail-on", choices=("fail", "error", "never"), default="fail",
                      help="exit 1 on FAIL (default), on FAIL or ERROR, or never")
     out.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary on stdout")
@@ -85,7 +98,22 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("report", type=Path)
     render.add_argument("--previous", type=Path, metavar="FILE")
     render.add_argument("--output-dir", type=Path, metavar="DIR", help="default: the report's directory")
-    render.add_argument("--format", default="html,junit", metavar="LIST")
+    render.add_argument("--format", default="html,junit", metavar="LIST",
+                        help="formats to write: json,html,junit,pdf (default html,junit)")
+    render.add_argument("--pdf-edition", choices=("findings", "full"), default="findings",
+                        help="with --format pdf: findings (default) or full")
+    render.add_argument("--sign-key", metavar="KEY", type=Path,
+                        help="sign the rewritten SHA256SUMS with this SSH private key (otherwise a previous "
+                             "SHA256SUMS.sig, which no longer matches, is removed)")
+
+    verify = sub.add_parser("verify", help="check a report directory's checksums and signature",
+                            description="Check that every file of a report set matches SHA256SUMS (report.json "
+                                        "first, no report file left out) and, when SHA256SUMS.sig is there, that "
+                                        "the signature is valid. Exit 0 verified, 1 not verified, 2 usage error.")
+    verify.add_argument("directory", type=Path)
+    verify.add_argument("--allowed-signers", metavar="FILE", type=Path,
+                        help="ssh-keygen allowed_signers file: the signature is then required and must be "
+                             "made by a key it lists (for namespace kaudit-report)")
 
     diff = sub.add_parser("diff", help="print what changed between two reports")
     diff.add_argument("old", type=Path)
@@ -93,11 +121,16 @@ def _parser() -> argparse.ArgumentParser:
 
     perms = sub.add_parser("permissions", help="print the least-privilege ClusterRole a scan needs",
                            description="Print the ClusterRole a scan needs: get/list only, no Secrets, "
-                                       "no wildcards, plus get on nodes/proxy for the kubelets' configz.")
+                                       "no wildcards, plus get on nodes/proxy for the kubelets' configz "
+                                       "(read through the API server, which authorizes it as nodes/proxy "
+                                       "on every Kubernetes version).")
     perms.add_argument("--gatekeeper-constraint", metavar="RESOURCE", action="append", default=[],
                        help="also grant list on this Gatekeeper constraint resource (plural, lower case, "
                             "e.g. k8spspprivilegedcontainer); repeatable. Without it, a cluster's Gatekeeper "
                             "constraints are reported as not readable")
+    perms.add_argument("--kubernetes-version", metavar="VERSION",
+                       help="the cluster's version (e.g. v1.33.1): the output explains, for that version, why "
+                            "the role holds get nodes/proxy")
 
     nf = sub.add_parser("node-facts", help="print this node's facts as JSON (used by the DaemonSet)")
     nf.add_argument("--root", default="/", help="where the host's filesystem is mounted (default /)")
@@ -113,6 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         handler = {"scan": cmd_scan, "checks": cmd_checks, "render": cmd_render, "diff": cmd_diff,
+                   "verify": cmd_verify,
                    "permissions": cmd_permissions, "node-facts": cmd_node_facts}[args.command]
         return handler(args)
     except UsageError as exc:
@@ -139,6 +173,12 @@ def _formats(value: str, allowed: tuple[str, ...]) -> list[str]:
     bad = [f for f in chosen if f not in allowed]
     if bad:
         raise UsageError(f"unknown format(s) {', '.join(bad)}; choose from {', '.join(allowed)}")
+    if "pdf" in chosen:              # say so before scanning, not after
+        from kaudit.report.pdf import PdfUnavailable, require_renderer
+        try:
+            require_renderer()
+        except PdfUnavailable as exc:
+            raise UsageError(str(exc)) from None
     return chosen
 
 
@@ -169,6 +209,12 @@ def _sources(args: argparse.Namespace):
             args.node_facts = [demo_dir() / "nodes"]
     elif args.manifests:
         cluster_source = ManifestSource(args.manifests)
+        from kaudit.collect.evidence import bundle_nodes, is_bundle
+        bundled = bundle_nodes(args.manifests[0]) if is_bundle(args.manifests[0]) else None
+        if bundled and not args.node_facts and args.nodes in (None, "none"):
+            args.node_facts = [bundled]      # an evidence bundle carries its node facts
+        if is_bundle(args.manifests[0]):
+            _warn_if_catalog_changed(args.manifests[0], args.benchmark)
     elif args.kubeconfig or args.context or not args.node_facts:
         from kaudit.collect.api import ApiSource
         cluster_source = ApiSource(kubeconfig=str(args.kubeconfig) if args.kubeconfig else None,
@@ -207,12 +253,25 @@ def _sources(args: argparse.Namespace):
     return cluster_source, node_source, node_access
 
 
+def _warn_if_catalog_changed(bundle: Path, benchmark: str) -> None:
+    """Re-checking old evidence with a changed catalog can change verdicts: say so."""
+    from kaudit.collect.evidence import catalog_sha256, read_record
+    from kaudit.resources import data_dir
+    record = read_record(bundle)
+    then, now = record.get("catalog_sha256"), catalog_sha256(data_dir("checks") / benchmark)
+    if record.get("benchmark") != benchmark or then != now:
+        print(f"kaudit: warning: {bundle} was written by kaudit {(record.get('tool') or {}).get('version')} "
+              f"for {record.get('benchmark')} (catalog sha256 {str(then)[:12]}); this is {benchmark} "
+              f"(catalog sha256 {now[:12]}): results can differ from the original scan", file=sys.stderr)
+
+
 def cmd_scan(args: argparse.Namespace) -> int:
     from kaudit.collect import SourceError
-    from kaudit.scan import ScanRequest, run_scan, save_facts
+    from kaudit.scan import ScanRequest, run_scan
 
     catalog = _load_catalog(args.benchmark)
-    formats = _formats(args.format, ("json", "html", "junit"))
+    formats = _formats(args.format, REPORT_FORMATS)
+    sign_key = _sign_key(args.sign_key)
     waivers = None
     if args.waivers:
         from kaudit.report.waivers import WaiverError, load_waivers
@@ -235,14 +294,20 @@ def cmd_scan(args: argparse.Namespace) -> int:
         unknown = [c for c in only if c not in known]
         if unknown:
             raise UsageError(f"unknown check or section: {', '.join(unknown)}")
+    if args.save_evidence:
+        from kaudit.collect.evidence import check_destination
+        try:
+            check_destination(args.save_evidence)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     cluster_source, node_source, node_access = _sources(args)
     progress = _progress(args.quiet)
     req = ScanRequest(catalog=catalog, cluster_source=cluster_source, node_source=node_source,
                       node_access=node_access, only_checks=only, progress=progress)
     if args.reports_root is not None:
-        return _scan_into_reports_root(args, req, formats, waivers, previous)
+        return _scan_into_reports_root(args, req, formats, waivers, previous, sign_key)
     try:
-        report = run_scan(req, on_facts=(lambda f: save_facts(f, args.save_facts)) if args.save_facts else None)
+        report = run_scan(req, on_facts=_on_facts(args, catalog))
     except SourceError as exc:
         _clear_progress(progress)
         print(f"kaudit: {exc}", file=sys.stderr)
@@ -256,7 +321,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if args.output_dir:
         from kaudit.report.outputs import write_reports
         written = write_reports(report, args.output_dir, formats=formats, previous=previous,
-                                section_titles=catalog.sections)
+                                section_titles=catalog.sections, pdf_edition=args.pdf_edition,
+                                sign_key=sign_key)
         if not args.quiet:
             print(f"reports written to {args.output_dir}: {', '.join(p.name for p in written)}", file=sys.stderr)
     if not args.quiet:
@@ -265,11 +331,27 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return _exit_status(report, args.fail_on)
 
 
-def _scan_into_reports_root(args: argparse.Namespace, req, formats: list[str], waivers, previous) -> int:
+def _on_facts(args: argparse.Namespace, catalog):
+    """What to keep of the facts once collected: --save-facts, --save-evidence."""
+    from kaudit.scan import save_facts
+    if not (args.save_facts or args.save_evidence):
+        return None
+    from kaudit.collect.evidence import write_bundle
+    from kaudit.resources import data_dir
+
+    def keep(facts) -> None:
+        if args.save_facts:
+            save_facts(facts, args.save_facts)
+        if args.save_evidence:
+            write_bundle(facts, args.save_evidence, catalog.benchmark, data_dir("checks") / catalog.benchmark)
+    return keep
+
+
+def _scan_into_reports_root(args: argparse.Namespace, req, formats: list[str], waivers, previous,
+                            sign_key=None) -> int:
     """--reports-root: a scheduled run (kaudit.incluster); exit 3 when interrupted."""
     from kaudit.collect import SourceError
     from kaudit.incluster import scan_into_reports_root
-    from kaudit.scan import save_facts
     if args.output_dir:
         raise UsageError("--reports-root and --output-dir cannot be combined")
     if args.keep < 1:
@@ -277,7 +359,8 @@ def _scan_into_reports_root(args: argparse.Namespace, req, formats: list[str], w
     try:
         run = scan_into_reports_root(
             req, args.reports_root, keep=args.keep, formats=formats, waivers=waivers, previous=previous,
-            on_facts=(lambda f: save_facts(f, args.save_facts)) if args.save_facts else None)
+            on_facts=_on_facts(args, req.catalog),
+            report_options={"pdf_edition": args.pdf_edition, "sign_key": sign_key})
     except SourceError as exc:
         _clear_progress(req.progress)
         print(f"kaudit: {exc}", file=sys.stderr)
@@ -341,11 +424,42 @@ def cmd_render(args: argparse.Namespace) -> int:
         report = load_report(args.report)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    formats = _formats(args.format, ("json", "html", "junit"))
+    formats = _formats(args.format, REPORT_FORMATS)
     out_dir = args.output_dir or args.report.parent
-    written = write_reports(report, out_dir, formats=formats, previous=_load_previous(args.previous))
+    from kaudit.report.integrity import sha256_file
+    sign_key = _sign_key(args.sign_key)
+    written = write_reports(report, out_dir, formats=formats, previous=_load_previous(args.previous),
+                            pdf_edition=args.pdf_edition, report_json_sha256=sha256_file(args.report),
+                            sign_key=sign_key)
     print(f"written: {', '.join(str(p) for p in written)}")
     return EXIT_OK
+
+
+def _sign_key(path: Path | None):
+    """Load --sign-key before any work, so a bad key is a usage error, not a lost scan."""
+    if path is None:
+        return None
+    from kaudit.report.sshsig import SignatureError, load_private_key
+    try:
+        return load_private_key(path, os.environ.get("KAUDIT_SIGN_KEY_PASSPHRASE"))
+    except SignatureError as exc:
+        raise UsageError(f"--sign-key {exc}") from None
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from kaudit.report.integrity import verify_report_set
+    from kaudit.report.outputs import REPORT_SET
+    allowed = None
+    if args.allowed_signers is not None:
+        try:
+            allowed = args.allowed_signers.read_text(encoding="utf-8", errors="replace")[:1_000_000]
+        except OSError as exc:
+            raise UsageError(f"--allowed-signers {args.allowed_signers}: {exc.strerror or exc}") from None
+    if not args.directory.is_dir():
+        raise UsageError(f"{args.directory}: not a directory")
+    verdict = verify_report_set(args.directory, allowed, REPORT_SET)
+    print(verdict.line)
+    return EXIT_OK if verdict.ok else EXIT_FAIL
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
@@ -364,7 +478,13 @@ def cmd_permissions(args: argparse.Namespace) -> int:
     bad = [c for c in args.gatekeeper_constraint if not c.isalnum() or c.lower() != c]
     if bad:
         raise UsageError(f"not a constraint resource name (plural, lower case): {', '.join(bad)}")
-    sys.stdout.write(cluster_role_yaml(constraint_resources=args.gatekeeper_constraint))
+    minor = None
+    if args.kubernetes_version:
+        from kaudit.model import ClusterIdentity
+        minor = ClusterIdentity(version=args.kubernetes_version).minor()
+        if minor is None or not args.kubernetes_version.lstrip("v").startswith("1."):
+            raise UsageError(f"--kubernetes-version {args.kubernetes_version!r}: expected a version like v1.33.1")
+    sys.stdout.write(cluster_role_yaml(constraint_resources=args.gatekeeper_constraint, kubernetes_minor=minor))
     return EXIT_OK
 
 

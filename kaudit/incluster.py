@@ -280,10 +280,12 @@ def scan_into_reports_root(req: ScanRequest, root: Path, *, keep: int = DEFAULT_
                            formats: Iterable[str] = ("json", "html", "junit"),
                            waivers: list[Waiver] | None = None, previous: Report | None = None,
                            on_facts: Callable[[Facts], None] | None = None,
-                           today: dt.date | None = None) -> ScheduledRun:
+                           today: dt.date | None = None,
+                           report_options: dict[str, Any] | None = None) -> ScheduledRun:
     """One scheduled run: scan, write `<root>/<cluster>/<timestamp>/`, move
     `latest`, prune to `keep` runs. `previous` overrides the automatic trend
-    baseline (the newest earlier run of the same cluster)."""
+    baseline (the newest earlier run of the same cluster). `report_options`
+    go to write_reports (pdf_edition, sign_key)."""
     from kaudit.engine import evaluate
     from kaudit.report.outputs import write_reports
     from kaudit.report.waivers import apply_waivers
@@ -317,7 +319,7 @@ def scan_into_reports_root(req: ScanRequest, root: Path, *, keep: int = DEFAULT_
             found = find_previous(cluster_dir, exclude=run_dir)
             if found is not None:
                 previous, prev_dir = found
-        written = _write_run(report, run_dir, formats, previous, write_reports)
+        written = _write_run(report, run_dir, formats, previous, write_reports, report_options or {})
         update_latest(cluster_dir, run_dir.name)
         pruned = prune(cluster_dir, keep, protect=run_dir)
     return ScheduledRun(report=report, run_dir=run_dir, written=written, previous_dir=prev_dir,
@@ -334,13 +336,13 @@ def _new_run_dir(cluster_dir: Path, base: str) -> Path:
 
 
 def _write_run(report: Report, run_dir: Path, formats: Iterable[str], previous: Report | None,
-               write_reports: Callable[..., list[Path]]) -> list[Path]:
+               write_reports: Callable[..., list[Path]], options: dict[str, Any] | None = None) -> list[Path]:
     """Render into a hidden staging directory, then rename it into place: a run
     directory exists only once every file of it is written."""
     staging = run_dir.parent / f".{run_dir.name}.partial"
     staging.parent.mkdir(parents=True, exist_ok=True)
     try:
-        written = write_reports(report, staging, formats=list(formats), previous=previous)
+        written = write_reports(report, staging, formats=list(formats), previous=previous, **(options or {}))
         os.rename(staging, run_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -200,6 +200,18 @@ K8S_GROUPS = frozenset({
     "node.k8s.io", "scheduling.k8s.io", "coordination.k8s.io",
 })
 
+# Reasons ClusterFacts.missing gives for a kind the source never read.
+NOT_IN_INPUT = "not in the input"
+NOT_COLLECTED = "not read by the live scan"
+FORBIDDEN = "forbidden"     # how every 403 reason starts ("forbidden: needs list on pods")
+
+
+def kind_group(key: str) -> str | None:
+    """The API group of a kind key; None for Kubernetes' own groups (filed
+    under the bare Kind, see kind_key)."""
+    return key.split(".", 1)[1] if "." in key else None
+
+
 # Well-known kind keys, so predicates do not spell them by hand.
 NAMESPACE = "Namespace"
 NODE = "Node"
@@ -272,6 +284,24 @@ class ClusterFacts:
     # API server admission configuration, when visible (for PodSecurity defaults)
     source: str = "none"             # "api" | "manifests" | "demo" | "none"
     load_errors: list[str] = field(default_factory=list)   # malformed documents skipped, with file:line
+    # The collection record (docs/facts.md): what the source really read.
+    # `listed`: the kinds read completely, empty ones included. None means the
+    # facts say nothing about it (built in code, the demo): every kind not in
+    # `unavailable` then counts as read.
+    listed: set[str] | None = None
+    # The API groups the cluster serves as far as the source knows (None:
+    # unknown). A kind of another group does not exist there, so it is not
+    # missing. `groups_assumed`: derived from a dump's contents, not discovery.
+    groups: set[str] | None = None
+    groups_assumed: bool = False
+    # Groups whose every kind the source listed (Gatekeeper's constraints):
+    # a kind of them that was not listed does not exist.
+    enumerated_groups: set[str] = field(default_factory=set)
+    # Filled while checks run: the kinds checks needed that were not collected
+    # (kind -> reason), and those taken as not installed on an assumption.
+    needed_missing: dict[str, str] = field(default_factory=dict)
+    assumed_absent: set[str] = field(default_factory=set)
+    evidence_bundle: str | None = None   # read back from an evidence bundle: which one (kaudit.collect.evidence)
 
     def of_kind(self, kind: str) -> list[KObject]:
         return self.objects.get(kind, [])
@@ -280,8 +310,34 @@ class ClusterFacts:
         self.objects.setdefault(obj.kind, []).append(obj)
 
     def missing(self, *kinds: str) -> dict[str, str]:
-        """The kinds among `kinds` that could not be collected, with the reason."""
-        return {k: self.unavailable[k] for k in kinds if k in self.unavailable}
+        """The kinds among `kinds` that were not collected, with the reason.
+
+        This is the one rule every check goes through: a kind is missing when
+        the source failed or was denied (`unavailable`), or when it never read
+        it (`listed`) although its API group exists. Each answer is remembered
+        so the report can say which needed data was missing."""
+        out: dict[str, str] = {}
+        for k in kinds:
+            why = self.unavailable.get(k)
+            if why is None and self.listed is not None and k not in self.listed:
+                group = kind_group(k)
+                if group is None or ((self.groups is None or group in self.groups)
+                                     and group not in self.enumerated_groups):
+                    why = NOT_IN_INPUT if self.source in ("manifests", "demo") else NOT_COLLECTED
+                elif self.groups_assumed:
+                    self.assumed_absent.add(k)
+            if why is not None:
+                out[k] = why
+                self.needed_missing.setdefault(k, why)
+        return out
+
+    def denied(self) -> dict[str, str]:
+        """The unavailable kinds the API server refused (403), with the reason."""
+        return {k: v for k, v in self.unavailable.items() if v.startswith(FORBIDDEN)}
+
+    def failed(self) -> dict[str, str]:
+        """The unavailable kinds whose read failed for another reason."""
+        return {k: v for k, v in self.unavailable.items() if not v.startswith(FORBIDDEN)}
 
     def iter_all(self) -> Iterator[KObject]:
         for objs in self.objects.values():
@@ -293,6 +349,10 @@ class ClusterFacts:
 # ---------------------------------------------------------------------------
 
 NODEFACTS_SCHEMA = "kaudit.nodefacts/v1"
+# The error the record parser adds when the collector's output has no END
+# record, and the start of the collector's error for a directory it could not list.
+CUT_SHORT_ERROR = "collector output ended early (no END record): facts are incomplete"
+UNLISTED_PREFIX = "cannot list "
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,15 +421,34 @@ class NodeFacts:
     files: dict[str, FileInfo] = field(default_factory=dict)
     contents: dict[str, str] = field(default_factory=dict)        # config files checks parse
     content_errors: dict[str, str] = field(default_factory=dict)  # path -> why its contents were not read
+    # directory -> why its listing is missing or incomplete (permission denied, file limit)
+    list_errors: dict[str, str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     unreachable: str | None = None
 
     def file(self, path: str) -> FileInfo | None:
         return self.files.get(path)
 
+    @property
+    def cut_short(self) -> bool:
+        """The collector's output ended early: what is absent was not seen."""
+        return CUT_SHORT_ERROR in self.errors
+
+    def listing_error(self, directory: str) -> str | None:
+        """Why the collector could not list `directory`, when it said so."""
+        prefix = f"{UNLISTED_PREFIX}{directory.rstrip('/')}:"
+        return next((e for e in self.errors if e.startswith(prefix)), None)
+
     def files_under(self, directory: str) -> list[FileInfo]:
         prefix = directory.rstrip("/") + "/"
         return [f for p, f in sorted(self.files.items()) if p.startswith(prefix)]
+
+    def listing_errors_under(self, directory: str) -> list[tuple[str, str]]:
+        """(directory, why) for `directory` and every directory below it whose
+        listing the collector could not produce whole."""
+        prefix = directory.rstrip("/") + "/"
+        return [(d, why) for d, why in sorted(self.list_errors.items())
+                if d == directory.rstrip("/") or d.startswith(prefix)]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -384,6 +463,7 @@ class NodeFacts:
             "files": {p: f.to_json() for p, f in sorted(self.files.items())},
             "contents": dict(sorted(self.contents.items())),
             "content_errors": dict(sorted(self.content_errors.items())),
+            "list_errors": dict(sorted(self.list_errors.items())),
             "errors": list(self.errors),
             "unreachable": self.unreachable,
         }
@@ -406,6 +486,7 @@ class NodeFacts:
             files={p: FileInfo.from_json(p, f) for p, f in (data.get("files") or {}).items()},
             contents=dict(data.get("contents") or {}),
             content_errors=dict(data.get("content_errors") or {}),
+            list_errors=dict(data.get("list_errors") or {}),
             errors=list(data.get("errors") or ()),
             unreachable=data.get("unreachable"),
         )
