@@ -500,6 +500,8 @@ defaults() {
         listdir $base/agent
         manifests $base/agent/pod-manifests
         listdir $base/agent/etc
+        # k3s's CNI directory (its kubelet's --cni-conf-dir, not visible in /proc)
+        listdir $base/agent/etc/cni/net.d
     done
 }
 
