@@ -35,8 +35,22 @@ def lock(name: str) -> dict[str, str]:
     return pins
 
 
+def build_args() -> dict[str, str]:
+    """Defaults of the ARGs declared before the first FROM (usable in FROM)."""
+    defaults = {}
+    for word, args in instructions():
+        if word == "FROM":
+            break
+        if word == "ARG" and "=" in args:
+            name, _, value = args.partition("=")
+            defaults[name.strip()] = value.strip()
+    return defaults
+
+
 def test_base_images_are_pinned_and_never_latest():
-    froms = [args.split()[0] for word, args in instructions() if word == "FROM"]
+    args_ = build_args()
+    froms = [re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: args_[m.group(1) or m.group(2)], args.split()[0])
+             for word, args in instructions() if word == "FROM"]
     assert froms
     for image in froms:
         assert not image.endswith(":latest") and ":" in image
@@ -61,7 +75,21 @@ def test_pip_never_caches_and_installs_only_pinned_dependencies():
     for call in pip_calls:
         assert "--no-cache-dir" in call, call
         assert "--no-deps" in call, call     # nothing outside the lock files is resolved
-        assert "-r job/" in call or call.rstrip().endswith(" ."), call
+        # the lock files, the project itself, or the wheel just built from it
+        assert "-r job/" in call or call.rstrip().endswith((" .", " /wheels/kaudit-*.whl")), call
+
+
+def test_both_stages_use_the_one_base_and_the_venv_is_copied_whole():
+    """`make image` builds on a local Debian base (--build-arg BASE_IMAGE=...):
+    the recipe is the published one only if every stage takes that base and
+    the final stage runs what the build stage put in /opt/kaudit."""
+    froms = [args.split()[0] for word, args in instructions() if word == "FROM"]
+    assert froms and all(f == "${BASE_IMAGE}" for f in froms), froms
+    stages = [i for i, (word, _) in enumerate(instructions()) if word == "FROM"]
+    final = instructions()[stages[-1]:]
+    assert ("COPY", "--from=build /opt/kaudit /opt/kaudit") in final
+    env = " ".join(args for word, args in final if word == "ENV")
+    assert re.search(r"\bPATH=/opt/kaudit/bin:", env), env
 
 
 def test_copied_paths_exist():
