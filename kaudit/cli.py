@@ -10,7 +10,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 from kaudit import __version__
 from kaudit.collect import SourceError
@@ -45,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     src.add_argument("--cluster-name", metavar="NAME",
                      help="the cluster's name in the reports (default: the kubeconfig context, or the API "
                           "server host inside a pod; 'unknown' for manifests)")
+    _api_limit_options(scan)
     nodes = scan.add_argument_group("node access")
     nodes.add_argument("--nodes", choices=("none", "ssh", "daemonset", "local"), default=None,
                        help="how to inspect nodes for sections 1-4 files and processes (default: none)")
@@ -167,6 +168,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INCOMPLETE
 
 
+def _api_limit_options(scan: argparse.ArgumentParser) -> None:
+    """Time and size limits of the live-API source (docs/live-api.md)."""
+    from kaudit.collect import limits as api
+
+    def positive(kind: type) -> Callable[[str], Any]:
+        def parse(text: str) -> Any:
+            try:
+                value = kind(text)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+            if value <= 0:
+                raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+            return value
+        return parse
+
+    lim = scan.add_argument_group("live API limits (each time is a total: connect, headers and the whole body)")
+    lim.add_argument("--api-request-timeout", type=positive(float), default=api.DEFAULT_REQUEST_TIMEOUT,
+                     metavar="SECONDS", help="one API request, e.g. one list page "
+                     f"(default {api.DEFAULT_REQUEST_TIMEOUT:g})")
+    lim.add_argument("--configz-timeout", type=positive(float), default=api.DEFAULT_CONFIGZ_TIMEOUT,
+                     metavar="SECONDS", help=f"one node's kubelet configz (default {api.DEFAULT_CONFIGZ_TIMEOUT:g})")
+    lim.add_argument("--api-deadline", type=positive(float), default=api.DEFAULT_API_DEADLINE, metavar="SECONDS",
+                     help="the whole API collection, retries included; what is not read by then is an "
+                     f"ERROR (default {api.DEFAULT_API_DEADLINE:g})")
+    lim.add_argument("--api-max-pages", type=positive(int), default=api.DEFAULT_MAX_LIST_PAGES, metavar="N",
+                     help=f"pages of one list before it counts as endless (default {api.DEFAULT_MAX_LIST_PAGES})")
+    lim.add_argument("--exec-timeout", type=positive(float), default=api.DEFAULT_EXEC_TIMEOUT, metavar="SECONDS",
+                     help="a kubeconfig exec credential plugin "
+                     f"(default {api.DEFAULT_EXEC_TIMEOUT:g})")
+
+
 def _load_catalog(name: str):
     from kaudit.catalog import CatalogError, load_catalog
     try:
@@ -227,7 +259,9 @@ def _sources(args: argparse.Namespace):
     elif args.kubeconfig or args.context or not args.node_facts:
         from kaudit.collect.api import ApiSource
         cluster_source = ApiSource(kubeconfig=str(args.kubeconfig) if args.kubeconfig else None,
-                                   context=args.context)
+                                   context=args.context, request_timeout=args.api_request_timeout,
+                                   configz_timeout=args.configz_timeout, deadline=args.api_deadline,
+                                   max_list_pages=args.api_max_pages, exec_timeout=args.exec_timeout)
     if args.node_facts:
         if args.nodes not in (None, "none"):
             raise UsageError("--node-facts cannot be combined with --nodes " + args.nodes)

@@ -112,6 +112,11 @@ def build_report(catalog: Catalog, facts: Facts, results: list[Result], started:
                        f"{', '.join(cut_short[:5])}")
     if cluster.unavailable:
         reasons.append(f"{len(cluster.unavailable)} resource type(s) could not be read")
+    if cluster.configz_errors:
+        reasons.append(f"the live kubelet configuration (configz) of {len(cluster.configz_errors)} node(s) "
+                       f"could not be read")
+    if cluster.source == "api" and not cluster.identity.version:
+        reasons.append("the API server's version (/version) could not be read")
     unlisted = sum(len(nf.list_errors) for nf in facts.nodes)
     if unlisted:
         reasons.append(f"{unlisted} directory listing(s) on nodes could not be completed")

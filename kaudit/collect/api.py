@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import email.utils
 import json
+import logging
 import os
+import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +35,8 @@ from kubernetes.config.config_exception import ConfigException
 
 from kaudit import yamlsafe
 from kaudit.collect import ClusterSource, Progress, SourceError, no_progress
+from kaudit.collect.limits import (DEFAULT_API_DEADLINE, DEFAULT_CONFIGZ_TIMEOUT, DEFAULT_EXEC_TIMEOUT,
+                                   DEFAULT_MAX_LIST_PAGES, DEFAULT_REQUEST_TIMEOUT)
 from kaudit.collect.permissions import (GATEKEEPER_CONSTRAINTS_GROUP, NODE_PROXY_RULE, READS,
                                         ResourceRead)
 from kaudit.collect.platform import detect_identity
@@ -60,7 +64,8 @@ def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
-def connect(kubeconfig: str | None = None, context: str | None = None, *, pool_size: int = 32) -> Connection:
+def connect(kubeconfig: str | None = None, context: str | None = None, *, pool_size: int = 32,
+            exec_timeout: float = DEFAULT_EXEC_TIMEOUT) -> Connection:
     """Build an ApiClient like kubectl resolves its config.
 
     Order: an explicit kubeconfig path; else `KUBECONFIG` (":"-separated
@@ -97,14 +102,15 @@ def connect(kubeconfig: str | None = None, context: str | None = None, *, pool_s
                 from kaudit.report.common import visible
                 raise SourceError(visible(f"context {context!r} not found in {path}; contexts: "
                                           f"{', '.join(known) or 'none'}")[:1000], exit_code=2)
-            kconfig.load_kube_config(config_file=path, context=context, client_configuration=cfg,
-                                     persist_config=False)
+            chosen = next((c for c in contexts if c.get("name") == context), None) if context else active
+            _within(exec_timeout, lambda: kconfig.load_kube_config(
+                config_file=path, context=context, client_configuration=cfg, persist_config=False),
+                lambda: _exec_hung_message(path, chosen, exec_timeout))
         except yaml.YAMLError as exc:
             raise SourceError(f"kubeconfig {path} is not valid YAML: {_yaml_problem(exc)}", exit_code=2) from exc
         except (ConfigException, ValueError, TypeError, KeyError, AttributeError, OSError) as exc:
             # The loader reports missing keys and wrong shapes with assorted exceptions.
             raise SourceError(f"kubeconfig {path} is unusable: {_one_line(exc)}", exit_code=2) from exc
-        chosen = next((c for c in contexts if c.get("name") == context), None) if context else active
         cluster_name = str((chosen or {}).get("name") or ((chosen or {}).get("context") or {}).get("cluster") or "")
         user = ((chosen or {}).get("context") or {}).get("user")
         user = f"{user} (kubeconfig user)" if user else None
@@ -114,6 +120,83 @@ def connect(kubeconfig: str | None = None, context: str | None = None, *, pool_s
     # Enough pooled connections for the configz workers, or urllib3 discards and reconnects.
     cfg.connection_pool_maxsize = max(cfg.connection_pool_maxsize or 0, pool_size)
     return Connection(kclient.ApiClient(cfg), cfg.host.rstrip("/"), cluster_name or "unknown", user)
+
+
+def _within(seconds: float, load: Callable[[], None], hung_message: Callable[[], str]) -> None:
+    """Run the kubeconfig loader with a time limit. The loader runs the
+    user's exec credential plugin (`users[].user.exec`) and waits for it
+    without one; a plugin that hangs (waiting for a browser login, a dead
+    metadata server) would hold the scan for ever. On expiry the plugin
+    processes are killed and the scan stops with one line."""
+    before = _child_pids()
+    box: dict[str, BaseException] = {}
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            load()
+        except BaseException as exc:     # handed to the waiting thread
+            box["error"] = exc
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=work, name="kaudit-kubeconfig", daemon=True)
+    worker.start()
+    if not done.wait(seconds):
+        for pid in _child_pids() - before:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        # The loader logs the killed plugin ("exec: process returned -9") on the
+        # root logger; the one line below says it better.
+        logging.disable(logging.CRITICAL)
+        try:
+            worker.join(2.0)
+        finally:
+            logging.disable(logging.NOTSET)
+        raise SourceError(hung_message(), exit_code=3)
+    if "error" in box:
+        raise box["error"]
+
+
+def _child_pids() -> set[int]:
+    """This process's descendants (Linux /proc): the exec plugin and whatever
+    it started (`aws` runs python, `kubelogin` a browser helper)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = entry.read_text().rsplit(")", 1)[1].split()
+            parents[int(entry.parent.name)] = int(fields[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    found: set[int] = set()
+    frontier = {os.getpid()}
+    while frontier:
+        frontier = {pid for pid, ppid in parents.items() if ppid in frontier and pid not in found}
+        found |= frontier
+    return found
+
+
+def _exec_hung_message(path: str, context: Mapping[str, Any] | None, seconds: float) -> str:
+    user = str(((context or {}).get("context") or {}).get("user") or "")
+    command = ""
+    for part in (p for p in path.split(os.pathsep) if p and Path(p).is_file()):
+        try:
+            data = yamlsafe.load(Path(part).read_text(encoding="utf-8")) or {}
+        except (yaml.YAMLError, OSError, UnicodeDecodeError):
+            continue
+        for entry in data.get("users") or () if isinstance(data, dict) else ():
+            if isinstance(entry, dict) and entry.get("name") == user:
+                exec_cfg = (entry.get("user") or {}).get("exec") if isinstance(entry.get("user"), dict) else None
+                if isinstance(exec_cfg, dict) and isinstance(exec_cfg.get("command"), str):
+                    command = exec_cfg["command"]
+                    break
+        if command:
+            break
+    what = f'the exec credential plugin "{_one_line(command)[:120]}"' if command else "the exec credential plugin"
+    return (f"kubeconfig {path}: {what} of user \"{_one_line(user)[:120]}\" did not finish within "
+            f"{seconds:g}s (--exec-timeout); it was stopped")
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
@@ -142,15 +225,20 @@ def _check_kubeconfig_shape(path: str) -> None:
 # ---------------------------------------------------------------------------
 
 class HttpError(Exception):
-    def __init__(self, status: int, reason: str, message: str = "") -> None:
+    def __init__(self, status: int, reason: str, message: str = "", status_body: Any = None) -> None:
         super().__init__(f"HTTP {status} {reason}: {message}".rstrip(": "))
         self.status = status
         self.reason = reason
         self.message = message
+        self.status_body = status_body if isinstance(status_body, dict) else {}   # a Kubernetes Status
 
 
 class RequestTimeout(Exception):
     pass
+
+
+class DeadlineExceeded(RequestTimeout):
+    """The scan's overall API time limit ran out: nothing more is requested."""
 
 
 @dataclass(slots=True)
@@ -163,11 +251,20 @@ class Response:
 
 @dataclass
 class KubeHttp:
-    """Raw JSON requests through `ApiClient.call_api` (no model objects)."""
+    """Raw JSON requests through `ApiClient.call_api` (no model objects).
+
+    Every request has a total time limit (connect, headers and the whole
+    body): the client's own timeouts apply per socket read, so a server that
+    trickles a byte every few seconds would otherwise hold a request for
+    ever. `deadline` (a `time.monotonic()` value) bounds everything, retries
+    and Retry-After pauses included: past it, requests fail at once.
+    """
     conn: Connection
     max_attempts: int = 5
     backoff: float = 0.5
-    request_timeout: float = 60.0
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT
+    deadline: float | None = None
+    deadline_text: str = ""          # how the overall limit is named in errors
     sleep: Callable[[float], None] = time.sleep
     retries_done: int = field(default=0, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -176,24 +273,77 @@ class KubeHttp:
     def server(self) -> str:
         return self.conn.server
 
+    def _budget(self, timeout: float) -> tuple[float, str]:
+        """Seconds this request may take (its own limit, cut by the deadline),
+        and how to say that it ran out."""
+        own = f"no complete answer within {timeout:g}s"
+        if self.deadline is None:
+            return timeout, own
+        left = self.deadline - time.monotonic()
+        overall = self.deadline_text or "the API time limit"
+        if left <= 0:
+            raise DeadlineExceeded(f"{overall} ran out before this request")
+        if left < timeout:
+            return left, f"no complete answer before {overall} ran out"
+        return timeout, own
+
     def _send(self, method: str, path: str, query: list[tuple[str, Any]] | None,
-              body: Any, timeout: Any) -> Response:
+              body: Any, total: float, expired: str = "") -> Response:
+        """`_send_blocking` in a worker thread, waited for at most `total`
+        seconds; on expiry the response being read is shut down, so the
+        worker ends too (a worker still connecting ends at its socket
+        timeout, which is `total` as well)."""
+        box: dict[str, Any] = {}
+        done = threading.Event()
+
+        def work() -> None:
+            try:
+                box["response"] = self._send_blocking(method, path, query, body, total, box)
+            except BaseException as exc:      # handed to the waiting thread
+                box["error"] = exc
+            finally:
+                done.set()
+
+        worker = threading.Thread(target=work, name="kaudit-http", daemon=True)
+        worker.start()
+        if not done.wait(total):
+            box["abandoned"] = True
+            _shut(box.get("live"))
+            raise RequestTimeout(expired or f"no complete answer within {total:g}s")
+        error = box.get("error")
+        if isinstance(error, RequestTimeout):
+            # The socket's own time-out (also `total`) fired first: the same limit.
+            raise RequestTimeout(expired or f"no complete answer within {total:g}s") from error
+        if error is not None:
+            raise error
+        return box["response"]
+
+    def _send_blocking(self, method: str, path: str, query: list[tuple[str, Any]] | None,
+                       body: Any, total: float, box: dict[str, Any]) -> Response:
         api = self.conn.api_client
         headers = {"Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = "application/json"
+        timeout = (min(10.0, total), total)      # per socket operation; `_send` bounds the sum
         try:
             if hasattr(api, "param_serialize"):   # kubernetes >= 30 (new generator)
+                # param_serialize runs the credential refresh hook (an exec plugin
+                # on token expiry), so it is inside the time limit too.
                 request = api.param_serialize(method=method, resource_path=path, query_params=query or [],
                                               header_params=headers, body=body,
                                               auth_settings=["BearerToken"])
                 raw = api.call_api(*request, _request_timeout=timeout)
-                data = raw.read()
-                return Response(raw.status, str(raw.reason or ""), raw.headers, data or b"")
-            raw = api.call_api(path, method, query_params=query or [], header_params=headers, body=body,
-                               auth_settings=["BearerToken"], _preload_content=False,
-                               _return_http_data_only=True, _request_timeout=timeout)
-            return Response(raw.status, str(raw.reason or ""), raw.headers, raw.data or b"")
+                live = raw.response
+            else:
+                raw = api.call_api(path, method, query_params=query or [], header_params=headers, body=body,
+                                   auth_settings=["BearerToken"], _preload_content=False,
+                                   _return_http_data_only=True, _request_timeout=timeout)
+                live = raw
+            box["live"] = live
+            if box.get("abandoned"):
+                _shut(live)
+            data = live.data
+            return Response(raw.status, str(raw.reason or ""), raw.headers, data or b"")
         except kclient.ApiException as exc:
             if exc.status == 0:      # the client reports TLS failures as status 0
                 raise SourceError(f"TLS connection to the API server {self.server} failed: "
@@ -208,44 +358,55 @@ class KubeHttp:
             raise SourceError(f"cannot reach the API server {self.server}: {_one_line(_root_cause(exc))}",
                               exit_code=3) from exc
         except (urllib3.exceptions.ReadTimeoutError, TimeoutError) as exc:
-            raise RequestTimeout(f"no answer within {_timeout_text(timeout)}") from exc
-        except (urllib3.exceptions.ProtocolError, urllib3.exceptions.MaxRetryError,
-                ConnectionError) as exc:
+            raise RequestTimeout(f"no answer within {total:g}s") from exc
+        except (urllib3.exceptions.HTTPError, ConnectionError, OSError) as exc:
+            # Reset, cut short mid-body (ProtocolError, IncompleteRead), or the
+            # socket shut by `_send` after the time limit.
+            if box.get("abandoned"):
+                raise RequestTimeout(f"no complete answer within {total:g}s") from exc
             raise HttpError(0, "connection error", _one_line(_root_cause(exc))) from exc
 
     def request(self, method: str, path: str, query: list[tuple[str, Any]] | None = None,
-                body: Any = None, timeout: Any = None, attempts: int | None = None) -> Response:
+                body: Any = None, timeout: float | None = None, attempts: int | None = None) -> Response:
         """One request; 429/5xx/dropped connections are retried with backoff
-        (honouring Retry-After). 401 aborts the whole scan."""
-        timeout = timeout if timeout is not None else (min(10.0, self.request_timeout), self.request_timeout)
+        (honouring Retry-After) while the deadline allows. 401 aborts the
+        whole scan. A request that runs out of time is not retried: the
+        same server would most likely keep a second attempt as long."""
+        limit = timeout if timeout is not None else self.request_timeout
         attempts = self.max_attempts if attempts is None else max(1, attempts)
         for attempt in range(attempts):
+            last = attempt + 1 >= attempts
             try:
-                resp = self._send(method, path, query, body, timeout)
+                resp = self._send(method, path, query, body, *self._budget(limit))
             except HttpError:      # connection dropped mid-request
-                if attempt + 1 >= attempts:
+                if last or not self._pause(attempt, None):
                     raise
-                self._pause(attempt, None)
                 continue
             if resp.status == 401:
                 raise SourceError(f"the API server {self.server} rejected the credentials "
                                   f"(401 Unauthorized): check the kubeconfig user, token or exec plugin",
                                   exit_code=3)
-            if resp.status in RETRYABLE_STATUS and attempt + 1 < attempts:
-                self._pause(attempt, resp.headers.get("Retry-After") if resp.headers else None)
-                continue
+            if resp.status in RETRYABLE_STATUS and not last:
+                if self._pause(attempt, resp.headers.get("Retry-After") if resp.headers else None):
+                    continue
             return resp
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _pause(self, attempt: int, retry_after: str | None) -> None:
-        with self._lock:
-            self.retries_done += 1
+    def _pause(self, attempt: int, retry_after: str | None) -> bool:
+        """Sleep before the next attempt; False (no sleep) when the pause
+        would end past the deadline, so the last answer stands."""
         delay = min(MAX_BACKOFF, self.backoff * (2 ** attempt))
         if retry_after:
             delay = max(delay, _parse_retry_after(retry_after))
-        self.sleep(min(delay, MAX_RETRY_AFTER))
+        delay = min(delay, MAX_RETRY_AFTER)
+        if self.deadline is not None and time.monotonic() + delay >= self.deadline:
+            return False
+        with self._lock:
+            self.retries_done += 1
+        self.sleep(delay)
+        return True
 
-    def get_json(self, path: str, query: list[tuple[str, Any]] | None = None, timeout: Any = None,
+    def get_json(self, path: str, query: list[tuple[str, Any]] | None = None, timeout: float | None = None,
                  attempts: int | None = None) -> Any:
         resp = self.request("GET", path, query, timeout=timeout, attempts=attempts)
         return _json_or_raise(resp)
@@ -255,13 +416,32 @@ class KubeHttp:
         return _json_or_raise(self.request(method, path, query, body=body))
 
 
+def _shut(live: Any) -> None:
+    """Unblock a thread reading `live` (a urllib3 response) from another thread."""
+    if live is None:
+        return
+    try:
+        live.shutdown()          # urllib3 >= 2.3: shuts the socket down for reading
+    except Exception:            # older urllib3, or already closed: nothing to unblock
+        pass
+
+
 def _json_or_raise(resp: Response) -> Any:
     if not 200 <= resp.status <= 299:
-        raise HttpError(resp.status, resp.reason, _status_message(resp.data))
+        status_body = _status_body(resp.data)
+        raise HttpError(resp.status, resp.reason, _status_message(resp.data), status_body)
     try:
         return json.loads(resp.data)
     except ValueError as exc:
         raise HttpError(resp.status, "invalid JSON", str(exc)) from exc
+
+
+def _status_body(data: bytes) -> dict[str, Any] | None:
+    try:
+        body = json.loads(data)
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) and body.get("kind") == "Status" else None
 
 
 def _status_message(data: bytes) -> str:
@@ -292,31 +472,45 @@ def _root_cause(exc: BaseException) -> BaseException:
     return seen
 
 
-def _timeout_text(timeout: Any) -> str:
-    if isinstance(timeout, tuple):
-        timeout = timeout[-1]
-    return f"{float(timeout):g}s"
+def _object_not_found(exc: HttpError, name: str) -> bool:
+    """A 404 about the object itself (its Status names it), as opposed to a
+    404 for the whole resource path (not served, a proxy in the way)."""
+    details = exc.status_body.get("details")
+    return (exc.status_body.get("reason") == "NotFound" and isinstance(details, dict)
+            and details.get("name") == name)
 
 
 # ---------------------------------------------------------------------------
 # The source
 # ---------------------------------------------------------------------------
 
+class BrokenList(Exception):
+    """A paginated list that cannot be a complete list (endless or repeating)."""
+
+
 class ApiSource(ClusterSource):
     name = "api"
 
     def __init__(self, kubeconfig: str | None = None, context: str | None = None, *,
-                 page_size: int = 500, configz_concurrency: int = 16, configz_timeout: float = 10.0,
-                 request_timeout: float = 60.0, max_attempts: int = 5, backoff: float = 0.5,
+                 page_size: int = 500, configz_concurrency: int = 16,
+                 configz_timeout: float = DEFAULT_CONFIGZ_TIMEOUT,
+                 request_timeout: float = DEFAULT_REQUEST_TIMEOUT, deadline: float = DEFAULT_API_DEADLINE,
+                 max_list_pages: int = DEFAULT_MAX_LIST_PAGES, exec_timeout: float = DEFAULT_EXEC_TIMEOUT,
+                 max_attempts: int = 5, backoff: float = 0.5,
                  connection: Connection | None = None) -> None:
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
+        if min(configz_timeout, request_timeout, deadline, exec_timeout) <= 0 or max_list_pages < 1:
+            raise ValueError("time limits must be positive and max_list_pages at least 1")
         self.kubeconfig = kubeconfig
         self.context = context
         self.page_size = page_size
         self.configz_concurrency = max(1, configz_concurrency)
         self.configz_timeout = configz_timeout
         self.request_timeout = request_timeout
+        self.deadline = deadline
+        self.max_list_pages = max_list_pages
+        self.exec_timeout = exec_timeout
         self.max_attempts = max(1, max_attempts)
         self.backoff = backoff
         self._connection = connection
@@ -327,9 +521,11 @@ class ApiSource(ClusterSource):
 
     def collect(self, progress: Progress = no_progress) -> ClusterFacts:
         conn = self._connection or connect(self.kubeconfig, self.context,
-                                           pool_size=max(32, self.configz_concurrency + 4))
+                                           pool_size=max(32, self.configz_concurrency + 4),
+                                           exec_timeout=self.exec_timeout)
         http = KubeHttp(conn, max_attempts=self.max_attempts, backoff=self.backoff,
-                        request_timeout=self.request_timeout)
+                        request_timeout=self.request_timeout, deadline=time.monotonic() + self.deadline,
+                        deadline_text=f"the scan's API time limit ({self.deadline:g}s, --api-deadline)")
         facts = ClusterFacts(source="api", listed=set())
         self._partial, self._read_done, self._configz_done = facts, set(), False
         self._discovery_cache = {}
@@ -381,17 +577,19 @@ class ApiSource(ClusterSource):
     # -- identity and discovery -------------------------------------------
 
     def _version(self, http: KubeHttp, facts: ClusterFacts) -> str | None:
+        """gitVersion from /version. A failure is recorded (the report is then
+        incomplete: version-dependent defaults and the platform are guesses)
+        and the scan goes on; only an unreachable server ends it."""
         try:
             info = http.get_json("/version")
-        except HttpError as exc:
-            if exc.status == 0:
-                raise SourceError(f"cannot reach the API server {http.server}: {exc.message}") from exc
-            facts.load_errors.append(f"api: /version: {exc}")
+        except (HttpError, RequestTimeout) as exc:
+            facts.load_errors.append(f"api: /version could not be read: {exc}")
             return None
-        except RequestTimeout as exc:
-            raise SourceError(f"the API server {http.server} did not answer /version: {exc}") from exc
         version = info.get("gitVersion") if isinstance(info, dict) else None
-        return str(version) if isinstance(version, str) else None
+        if not isinstance(version, str) or not version.strip():
+            facts.load_errors.append("api: /version could not be read: the answer has no gitVersion")
+            return None
+        return version
 
     def _operator(self, http: KubeHttp, facts: ClusterFacts) -> str | None:
         """Who the API server says we are (SelfSubjectReview, authentication.k8s.io/v1,
@@ -428,11 +626,13 @@ class ApiSource(ClusterSource):
         """Group name -> versions served, preferred first; None when /apis failed."""
         try:
             data = http.get_json("/apis")
+            if not isinstance(data, dict) or not isinstance(data.get("groups"), list):
+                raise HttpError(200, "invalid discovery", "/apis did not return an APIGroupList")
         except (HttpError, RequestTimeout) as exc:
             facts.load_errors.append(f"api: discovery /apis failed: {exc}")
             return None
         groups: dict[str, list[str]] = {"": ["v1"]}
-        for g in data.get("groups") or () if isinstance(data, dict) else ():
+        for g in data["groups"]:
             if not isinstance(g, dict) or not isinstance(g.get("name"), str):
                 continue
             preferred = ((g.get("preferredVersion") or {}).get("version"))
@@ -451,7 +651,9 @@ class ApiSource(ClusterSource):
             path = f"/api/{version}" if not group else f"/apis/{group}/{version}"
             try:
                 data = http.get_json(path)
-                cache[key] = {r["name"]: r for r in data.get("resources") or ()
+                if not isinstance(data, dict) or not isinstance(data.get("resources"), list):
+                    raise HttpError(200, "invalid discovery", f"{path} did not return an APIResourceList")
+                cache[key] = {r["name"]: r for r in data["resources"]
                               if isinstance(r, dict) and isinstance(r.get("name"), str) and "/" not in r["name"]}
             except (HttpError, RequestTimeout) as exc:
                 cache[key] = exc
@@ -463,16 +665,18 @@ class ApiSource(ClusterSource):
     def _resolve(self, http: KubeHttp, spec: ResourceRead, groups: dict[str, list[str]] | None,
                  facts: ClusterFacts) -> str | None:
         """The version to read `spec` at, or None when the resource is absent or
-        discovery failed (then the reason is recorded as unavailable)."""
+        discovery failed (then the reason is recorded as unavailable).
+
+        Only an add-on kind (`optional`) that discovery does not show is "not
+        installed"; a built-in kind (RBAC, apps, batch, networking, webhooks)
+        is served by every conformant API server, so its absence from
+        discovery is a collection error, not an empty cluster."""
         if spec.group == "":
             return "v1"
         if groups is None:
             facts.unavailable[spec.kind_key] = "API discovery failed (/apis); not collected"
             return None
-        served = groups.get(spec.group)
-        if not served:
-            return None                          # the group is not installed: absent
-        for version in [v for v in served if v in spec.versions]:
+        for version in [v for v in groups.get(spec.group) or () if v in spec.versions]:
             try:
                 resources = self._group_version_resources(http, spec.group, version, self._discovery_cache)
             except (HttpError, RequestTimeout) as exc:
@@ -480,6 +684,9 @@ class ApiSource(ClusterSource):
                 return None
             if spec.resource in resources:
                 return version
+        if not spec.optional:
+            facts.unavailable[spec.kind_key] = (f"the API server's discovery does not list {spec.rbac_name} "
+                                                f"({'/'.join(spec.versions)}), which every API server serves")
         return None
 
     # -- lists ----------------------------------------------------------------
@@ -504,6 +711,10 @@ class ApiSource(ClusterSource):
 
     def _list_into(self, http: KubeHttp, path: str, key: str, forbidden: str, facts: ClusterFacts,
                    progress: Progress, label: str) -> None:
+        """All pages or nothing: a list that fails on any page keeps none of
+        the earlier pages, and the kind is unavailable with the reason. The
+        kind was discovered (or is core), so a 404 is an error too, not
+        "no objects"."""
         for restart in (True, False):
             try:
                 objects = list(self._paged(http, path, facts))
@@ -515,12 +726,12 @@ class ApiSource(ClusterSource):
                 if exc.status == 403:
                     facts.unavailable[key] = forbidden
                 elif exc.status == 404:
-                    facts.listed.add(key)     # the collection record: read, and none exist
-                    return       # discovered, then gone (CRD deleted mid-scan): absent
+                    facts.unavailable[key] = (f"could not list {label}: {exc} (the API server's discovery "
+                                              f"says it is served)")
                 else:
                     facts.unavailable[key] = f"could not list {label}: {exc}"
                 return
-            except RequestTimeout as exc:
+            except (RequestTimeout, BrokenList) as exc:
                 facts.unavailable[key] = f"could not list {label}: {exc}"
                 return
             facts.objects.setdefault(key, []).extend(objects)
@@ -531,17 +742,23 @@ class ApiSource(ClusterSource):
     def _paged(self, http: KubeHttp, path: str, facts: ClusterFacts) -> Iterator[Any]:
         token: str | None = None
         page_no = 0
+        seen_tokens: set[str] = set()
+        seen_objects: set[tuple[str, str]] = set()
         while True:
             query: list[tuple[str, Any]] = [("limit", self.page_size)]
             if token:
                 query.append(("continue", token))
             page = http.get_json(path, query)
-            if not isinstance(page, dict):
-                raise HttpError(200, "invalid list", f"{path} did not return a list object")
-            list_kind = page.get("kind")
-            item_kind = list_kind[:-4] if isinstance(list_kind, str) and list_kind.endswith("List") else None
+            items = page.get("items") if isinstance(page, dict) else None
+            list_kind = page.get("kind") if isinstance(page, dict) else None
+            # A list answer is a `<Kind>List` with an `items` array (empty
+            # lists included); anything else (a Status, {}, a bare array) is
+            # not "no objects".
+            if not isinstance(items, list) or not (isinstance(list_kind, str) and list_kind.endswith("List")):
+                raise HttpError(200, "invalid list", f"page {page_no + 1} of {path} is not a list object")
+            item_kind = list_kind[:-4]
             api_version = page.get("apiVersion")
-            for index, item in enumerate(page.get("items") or ()):
+            for index, item in enumerate(items):
                 if isinstance(item, dict):
                     # List items carry no kind/apiVersion: the list names them.
                     if item_kind and "kind" not in item:
@@ -549,13 +766,30 @@ class ApiSource(ClusterSource):
                     if api_version and "apiVersion" not in item:
                         item["apiVersion"] = api_version
                 try:
-                    yield self._sharer.kobject(to_kobject(item, origin="api"))
+                    obj = self._sharer.kobject(to_kobject(item, origin="api"))
                 except NotAnObject as exc:
-                    facts.load_errors.append(f"api: {path} page {page_no} item {index}: {exc}")
-            token = (page.get("metadata") or {}).get("continue") or None
+                    # An item that is not an object is an object not seen: the list is not whole.
+                    raise BrokenList(f"page {page_no + 1} item {index} is not an object: {exc}") from exc
+                # One list is one consistent snapshot: an object twice means
+                # the pages do not add up (a server looping on its pages).
+                ident = (obj.namespace or "", obj.name)
+                if ident in seen_objects:
+                    raise BrokenList(f"the server returned {'/'.join(filter(None, ident))} twice "
+                                     f"(page {page_no + 1}): the pages are not one list")
+                seen_objects.add(ident)
+                yield obj
+            meta = page.get("metadata")
+            token = (meta.get("continue") if isinstance(meta, dict) else None) or None
             page_no += 1
             if not token:
                 return
+            if not isinstance(token, str) or token in seen_tokens:
+                raise BrokenList(f"the server repeated a continue token after page {page_no}: "
+                                 f"the list would never end")
+            if page_no >= self.max_list_pages:
+                raise BrokenList(f"still not finished after {page_no} pages of {self.page_size} "
+                                 f"(--api-max-pages): the continue tokens never end")
+            seen_tokens.add(token)
 
     def _get_by_name(self, http: KubeHttp, spec: ResourceRead, prefix: str, facts: ClusterFacts,
                      progress: Progress) -> None:
@@ -567,8 +801,8 @@ class ApiSource(ClusterSource):
             try:
                 raw = http.get_json(f"{prefix}{ns_part}/{spec.resource}/{quote(name, safe='')}")
             except HttpError as exc:
-                if exc.status == 404:
-                    continue
+                if exc.status == 404 and _object_not_found(exc, name):
+                    continue       # the object does not exist (no kube-proxy ConfigMap)
                 facts.unavailable[spec.kind_key] = (spec.forbidden_reason() if exc.status == 403
                                                     else f"could not read {spec.rbac_name}/{name}: {exc}")
                 return
@@ -576,9 +810,13 @@ class ApiSource(ClusterSource):
                 facts.unavailable[spec.kind_key] = f"could not read {spec.rbac_name}/{name}: {exc}"
                 return
             try:
-                found.append(to_kobject(raw, origin="api"))
+                if not isinstance(raw, dict) or raw.get("kind") not in (None, spec.kind):
+                    raise NotAnObject(f"the answer is not a {spec.kind}")
+                found.append(to_kobject({"kind": spec.kind, "apiVersion": prefix.split("/", 2)[-1], **raw},
+                                        origin="api"))
             except NotAnObject as exc:
-                facts.load_errors.append(f"api: {spec.rbac_name}/{name}: {exc}")
+                facts.unavailable[spec.kind_key] = f"could not read {spec.rbac_name}/{name}: {exc}"
+                return
         if found:
             facts.objects.setdefault(spec.kind_key, []).extend(found)
         facts.listed.add(spec.kind_key)
@@ -587,7 +825,10 @@ class ApiSource(ClusterSource):
                                         facts: ClusterFacts, progress: Progress) -> None:
         """Gatekeeper makes one constraint CRD per template: list every kind
         discovery shows in constraints.gatekeeper.sh."""
-        served = (groups or {}).get(GATEKEEPER_CONSTRAINTS_GROUP)
+        if groups is None:      # unknown whether Gatekeeper is installed: its constraints are unseen
+            facts.unavailable[f"*.{GATEKEEPER_CONSTRAINTS_GROUP}"] = "API discovery failed (/apis); not collected"
+            return
+        served = groups.get(GATEKEEPER_CONSTRAINTS_GROUP)
         if not served:
             return
         version = served[0]
@@ -595,7 +836,10 @@ class ApiSource(ClusterSource):
             resources = self._group_version_resources(http, GATEKEEPER_CONSTRAINTS_GROUP, version,
                                                       self._discovery_cache)
         except (HttpError, RequestTimeout) as exc:
-            facts.load_errors.append(f"api: discovery of {GATEKEEPER_CONSTRAINTS_GROUP}/{version} failed: {exc}")
+            # The constraint kinds are unknown, so none can be named: one entry
+            # stands for all of them (policy checks treat it as hidden policy).
+            facts.unavailable[f"*.{GATEKEEPER_CONSTRAINTS_GROUP}"] = (
+                f"API discovery of {GATEKEEPER_CONSTRAINTS_GROUP}/{version} failed: {exc}")
             return
         for plural, res in sorted(resources.items()):
             kind = res.get("kind")

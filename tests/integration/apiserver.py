@@ -14,8 +14,11 @@ talks to it through a socket exactly as it talks to a cluster:
   server is not the bottleneck in benchmarks), get, create, delete;
 - `nodes/{name}/proxy/configz`, with per-node answers (a config, an HTTP
   status, or a hang);
-- injectable faults: N answers of a given status (with Retry-After) for
-  requests matching a path pattern;
+- injectable faults for requests matching a path (and optionally query)
+  pattern, each for N requests: an HTTP status (with Retry-After), a 200
+  with a given body (not a list), a hang, a trickle (the real answer, a few
+  bytes at a time), a connection reset (before or in the middle of the
+  body), and a list whose `continue` token repeats or never ends;
 - a minimal DaemonSet lifecycle: creating a DaemonSet creates one pod per
   node with a scripted outcome (finished collector with logs, failed
   collector, never scheduled, still pending), pod logs, deleting the
@@ -151,14 +154,36 @@ def _matches(allowed: Iterable[str] | None, value: str) -> bool:
 # ---------------------------------------------------------------------------
 
 
+FAULT_KINDS = ("status", "body", "hang", "trickle", "reset", "repeat-continue", "endless-continue")
+
+
 @dataclass
 class Fault:
+    """What to do, instead of or to the normal answer, for matching requests.
+
+    kind: "status" (an error `Status` with that code), "body" (200 with
+    `body`), "hang" (answer normally after `seconds`), "trickle" (the normal
+    answer, `chunk` bytes every `seconds`), "reset" (TCP RST after
+    `after_bytes` bytes of the normal answer; 0: before any), and for lists
+    "repeat-continue" (every page says continue with the same token) or
+    "endless-continue" (every page names a new token, forever).
+    """
     pattern: re.Pattern[str]
     method: str
     status: int
     remaining: int
     retry_after: str | None = None
     hits: int = 0
+    kind: str = "status"
+    body: bytes = b""
+    seconds: float = 0.0
+    chunk: int = 1
+    after_bytes: int = 0
+    query: re.Pattern[str] | None = None   # matched against the raw query string
+
+    def matches(self, method: str, path: str, raw_query: str) -> bool:
+        return (self.remaining > 0 and self.method == method and bool(self.pattern.search(path))
+                and (self.query is None or bool(self.query.search(raw_query))))
 
 
 @dataclass(frozen=True)
@@ -381,8 +406,22 @@ class FakeApiServer:
         self.store.put(rtype, obj)
 
     def add_fault(self, path_pattern: str, status: int, times: int = 1, *, method: str = "GET",
-                  retry_after: str | None = None) -> Fault:
-        fault = Fault(re.compile(path_pattern), method, status, times, retry_after)
+                  retry_after: str | None = None, query: str | None = None) -> Fault:
+        fault = Fault(re.compile(path_pattern), method, status, times, retry_after,
+                      query=re.compile(query) if query else None)
+        self.faults.append(fault)
+        return fault
+
+    def inject(self, path_pattern: str, kind: str, times: int = 1_000_000, *, body: Any = None,
+               seconds: float = 0.0, chunk: int = 1, after_bytes: int = 0, status: int = 0,
+               query: str | None = None, method: str = "GET") -> Fault:
+        """A fault of any kind in FAULT_KINDS (see `Fault`); `body` may be
+        bytes or a JSON-able value. Permanent unless `times` is given."""
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind}")
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode() if body is not None else b""
+        fault = Fault(re.compile(path_pattern), method, status, times, kind=kind, body=raw, seconds=seconds,
+                      chunk=max(1, chunk), after_bytes=after_bytes, query=re.compile(query) if query else None)
         self.faults.append(fault)
         return fault
 
@@ -488,6 +527,12 @@ class _Handler(BaseHTTPRequestHandler):
         except (ssl.SSLError, ConnectionError, TimeoutError):
             pass
 
+    def finish(self) -> None:
+        try:
+            super().finish()
+        except (ssl.SSLError, OSError):   # the client hung up (a reset, a time-out): nothing to flush
+            pass
+
     def do_GET(self) -> None:
         self._dispatch("GET")
 
@@ -502,6 +547,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, status: int, body: bytes, content_type: str = "application/json",
               headers: dict[str, str] | None = None) -> None:
         self._record.status = status
+        fault: Fault | None = getattr(self, "_wire_fault", None)
         try:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
@@ -509,8 +555,30 @@ class _Handler(BaseHTTPRequestHandler):
             for k, v in (headers or {}).items():
                 self.send_header(k, v)
             self.end_headers()
-            self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            if fault is not None and fault.kind == "reset":
+                self.wfile.write(body[:fault.after_bytes])
+                self.wfile.flush()
+                self._reset()
+            elif fault is not None and fault.kind == "trickle":
+                self.wfile.flush()
+                for i in range(0, len(body), fault.chunk):
+                    time.sleep(fault.seconds)
+                    self.wfile.write(body[i:i + fault.chunk])
+                    self.wfile.flush()
+            else:
+                self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
+            self.close_connection = True
+
+    def _reset(self) -> None:
+        """Drop the connection with a TCP RST (SO_LINGER 0), as a crashed proxy does."""
+        import socket
+        import struct
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+        except OSError:
             pass
 
     def _json(self, status: int, obj: Any) -> None:
@@ -543,15 +611,35 @@ class _Handler(BaseHTTPRequestHandler):
         if token is None or token not in api.tokens:
             self._status(401, "Unauthorized", "Unauthorized")
             return
+        self._wire_fault = None
+        self._continue_fault: Fault | None = None
         for fault in api.faults:
-            if fault.remaining > 0 and fault.method == method and fault.pattern.search(path):
-                fault.remaining -= 1
-                fault.hits += 1
-                headers = {"Retry-After": fault.retry_after} if fault.retry_after else None
-                reason = {429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable",
-                          410: "Expired", 403: "Forbidden"}.get(fault.status, "Error")
-                self._status(fault.status, reason, f"injected fault {fault.status}", headers)
-                return
+            if fault.matches(method, path, split.query):
+                with api._lock:
+                    if fault.remaining <= 0:
+                        continue
+                    fault.remaining -= 1
+                    fault.hits += 1
+                if fault.kind == "status":
+                    headers = {"Retry-After": fault.retry_after} if fault.retry_after else None
+                    reason = {429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable",
+                              410: "Expired", 403: "Forbidden", 404: "NotFound"}.get(fault.status, "Error")
+                    self._status(fault.status, reason, f"injected fault {fault.status}", headers)
+                    return
+                if fault.kind == "body":
+                    self._send(fault.status or 200, fault.body)
+                    return
+                if fault.kind == "hang":
+                    time.sleep(fault.seconds)
+                elif fault.kind == "reset" and fault.after_bytes <= 0:
+                    self._record.status = -1
+                    self._reset()
+                    return
+                elif fault.kind in ("trickle", "reset"):
+                    self._wire_fault = fault
+                else:
+                    self._continue_fault = fault
+                break
         if method == "POST" and path == SELF_SUBJECT_REVIEW_PATH:
             # Any authenticated user may create one (system:basic-user); it stores nothing.
             self._json(201, {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview",
@@ -631,7 +719,11 @@ class _Handler(BaseHTTPRequestHandler):
         elif method == "GET":
             obj = api.store.objects.get(rtype, {}).get((route.namespace or "", route.name))
             if obj is None:
-                self._status(404, "NotFound", f'{rtype.resource} "{route.name}" not found')
+                # kube-apiserver's NotFound names the object in `details`.
+                self._send(404, json.dumps({
+                    "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                    "message": f'{rtype.resource} "{route.name}" not found', "reason": "NotFound",
+                    "details": {"name": route.name, "kind": rtype.resource}, "code": 404}).encode())
             elif rtype.resource == "pods":
                 self._json(200, _with_pod_status(api, obj))
             else:
@@ -648,6 +740,9 @@ class _Handler(BaseHTTPRequestHandler):
         limit = int((query.get("limit") or ["0"])[0] or 0) or None
         start = 0
         token = (query.get("continue") or [None])[0]
+        if self._continue_fault is not None:
+            self._broken_continue(rtype, namespace, token, limit or 500)
+            return
         if token:
             state = _decode_continue(token)
             if not state or state.get("r") != rtype.resource or state.get("n") != namespace:
@@ -667,6 +762,20 @@ class _Handler(BaseHTTPRequestHandler):
                              "metadata": {"resourceVersion": str(api.store.resource_version)}, "items": items})
             return
         self._send(200, api.store.page(rtype, namespace, start, limit))
+
+    def _broken_continue(self, rtype: ResourceType, namespace: str | None, token: str | None,
+                         limit: int) -> None:
+        """A list whose pagination never ends: the first page again with the
+        same token ("repeat-continue"), or ever further pages, empty past the
+        end, each with a new token ("endless-continue")."""
+        fault = self._continue_fault
+        assert fault is not None
+        state = _decode_continue(token) if token else None
+        start = int(state["s"]) if fault.kind == "endless-continue" and state else 0
+        page = json.loads(self.api.store.page(rtype, namespace, min(start, 10**9), limit))
+        nxt = start + limit if fault.kind == "endless-continue" else limit
+        page["metadata"]["continue"] = _encode_continue(rtype, namespace, nxt)
+        self._send(200, json.dumps(page).encode())
 
     def _configz(self, node: str, rest: str) -> None:
         api = self.api
