@@ -1,7 +1,6 @@
 """Command line: parses arguments and wires sources, engine and formatters.
 
-Exit status: 0 no FAIL, 1 at least one FAIL (see --fail-on), 2 usage or
-configuration error, 3 the scan could not complete.
+Exit status (EXIT_STATUS below; also in --help, README and docs/reports.md).
 """
 from __future__ import annotations
 
@@ -14,8 +13,16 @@ from typing import Sequence
 
 from kaudit import __version__
 from kaudit.collect import SourceError
+from kaudit.termsafe import terminal_line
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_FAILED = 0, 1, 2, 3, 4
+EXIT_STATUS = (
+    "Exit status: 0 complete, no FAIL; 1 complete, at least one FAIL (--fail-on error: or ERROR; "
+    "--fail-on never: always 0); 2 usage or configuration error, nothing scanned; 3 the scan could "
+    "not complete (the report is marked incomplete: an unreachable node or server, an unreadable "
+    "resource, SIGTERM), whatever --fail-on says; 4 kaudit failed (an internal error, or the reports "
+    "could not be written: disk full, read-only, permission denied); the summary is still printed "
+    "and report.json, marked incomplete, is written when the disk allows.")
 
 
 class UsageError(Exception):
@@ -26,13 +33,13 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="kaudit",
         description="Audit a Kubernetes cluster against the CIS Kubernetes Benchmark.",
-        epilog="Exit status: 0 no FAIL, 1 at least one FAIL, 2 usage or configuration error, "
-               "3 the scan could not complete.")
+        epilog=EXIT_STATUS)
     p.add_argument("--version", action="version", version=f"kaudit {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     scan = sub.add_parser("scan", help="audit a cluster and write the reports",
-                          description="Audit a cluster (live API, manifest dumps or the demo) and its nodes.")
+                          description="Audit a cluster (live API, manifest dumps or the demo) and its nodes.",
+                          epilog=EXIT_STATUS)
     src = scan.add_argument_group("cluster source (default: the API server from the normal kubeconfig "
                                   "resolution, or in-cluster config inside a pod)")
     src.add_argument("--kubeconfig", metavar="PATH", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
@@ -116,14 +123,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                    "permissions": cmd_permissions, "node-facts": cmd_node_facts}[args.command]
         return handler(args)
     except UsageError as exc:
-        print(f"kaudit: error: {exc}", file=sys.stderr)
+        print(f"kaudit: error: {terminal_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except SourceError as exc:   # e.g. an invalid inventory, before the scan starts
-        print(f"kaudit: {exc}", file=sys.stderr)
+        print(f"kaudit: {terminal_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("kaudit: interrupted", file=sys.stderr)
         return EXIT_INCOMPLETE
+    except Exception as exc:     # a bug or an unexpected input: one line, never a traceback
+        print(f"kaudit: failed: {terminal_line(f'{type(exc).__name__}: {exc}')}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 def _load_catalog(name: str):
@@ -148,7 +158,7 @@ def _progress(quiet: bool):
         return no_progress
 
     def show(message: str) -> None:
-        sys.stderr.write(f"\r\033[K{message[:150]}")
+        sys.stderr.write(f"\r\033[K{terminal_line(message, limit=150)}")
         sys.stderr.flush()
     return show
 
@@ -208,8 +218,7 @@ def _sources(args: argparse.Namespace):
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    from kaudit.collect import SourceError
-    from kaudit.scan import ScanRequest, run_scan, save_facts
+    from kaudit.scan import ScanRequest
 
     catalog = _load_catalog(args.benchmark)
     formats = _formats(args.format, ("json", "html", "junit"))
@@ -236,60 +245,77 @@ def cmd_scan(args: argparse.Namespace) -> int:
         if unknown:
             raise UsageError(f"unknown check or section: {', '.join(unknown)}")
     cluster_source, node_source, node_access = _sources(args)
+    if args.reports_root is not None:
+        if args.output_dir:
+            raise UsageError("--reports-root and --output-dir cannot be combined")
+        if args.keep < 1:
+            raise UsageError("--keep must be at least 1")
     progress = _progress(args.quiet)
     req = ScanRequest(catalog=catalog, cluster_source=cluster_source, node_source=node_source,
                       node_access=node_access, only_checks=only, progress=progress)
-    if args.reports_root is not None:
-        return _scan_into_reports_root(args, req, formats, waivers, previous)
-    try:
-        report = run_scan(req, on_facts=(lambda f: save_facts(f, args.save_facts)) if args.save_facts else None)
-    except SourceError as exc:
-        _clear_progress(progress)
-        print(f"kaudit: {exc}", file=sys.stderr)
-        return exc.exit_code
-    _clear_progress(progress)
-    if waivers is not None:
-        import datetime as dt
-
-        from kaudit.report.waivers import apply_waivers
-        report.results, report.waivers = apply_waivers(report.results, waivers, dt.date.fromisoformat(report.scan.started[:10]))
-    if args.output_dir:
-        from kaudit.report.outputs import write_reports
-        written = write_reports(report, args.output_dir, formats=formats, previous=previous,
-                                section_titles=catalog.sections)
-        if not args.quiet:
-            print(f"reports written to {args.output_dir}: {', '.join(p.name for p in written)}", file=sys.stderr)
-    if not args.quiet:
-        from kaudit.report.text import TextFormatter
-        sys.stdout.write(TextFormatter().render(report).decode("utf-8"))
-    return _exit_status(report, args.fail_on)
+    return _run_scan(args, req, formats, waivers, previous)
 
 
-def _scan_into_reports_root(args: argparse.Namespace, req, formats: list[str], waivers, previous) -> int:
-    """--reports-root: a scheduled run (kaudit.incluster); exit 3 when interrupted."""
+def _run_scan(args: argparse.Namespace, req, formats: list[str], waivers, previous) -> int:
+    """From here on the scan has started: whatever happens, a report is written
+    (marked incomplete, with the reason, when the scan did not finish), the
+    summary is printed, and the exit status says what happened."""
     from kaudit.collect import SourceError
-    from kaudit.incluster import scan_into_reports_root
-    from kaudit.scan import save_facts
-    if args.output_dir:
-        raise UsageError("--reports-root and --output-dir cannot be combined")
-    if args.keep < 1:
-        raise UsageError("--keep must be at least 1")
-    try:
-        run = scan_into_reports_root(
-            req, args.reports_root, keep=args.keep, formats=formats, waivers=waivers, previous=previous,
-            on_facts=(lambda f: save_facts(f, args.save_facts)) if args.save_facts else None)
-    except SourceError as exc:
+    from kaudit.incluster import (ReportsNotWritten, ScanInterrupted, failed_report, scan_interruptibly,
+                                  termination_handled)
+    from kaudit.scan import save_facts, utc_now
+
+    started = utc_now()
+    failure: tuple[int, str] | None = None        # (exit status, one line) when kaudit itself failed
+    with termination_handled() as term:
+        try:
+            report, facts, interrupted = scan_interruptibly(
+                req, term, started, waivers=waivers,
+                on_facts=(lambda f: save_facts(f, args.save_facts)) if args.save_facts else None)
+        except SourceError as exc:
+            if exc.exit_code == EXIT_USAGE:        # a bad input found while reading it: no scan happened
+                _clear_progress(req.progress)
+                print(f"kaudit: {terminal_line(str(exc))}", file=sys.stderr)
+                return EXIT_USAGE
+            report, facts, interrupted = failed_report(req, started, str(exc)), None, None
+            failure = (exc.exit_code, str(exc))
+        except (Exception, ScanInterrupted) as exc:    # a kaudit bug, a full disk while saving facts, ...
+            reason = f"kaudit failed: {type(exc).__name__}: {exc}"
+            report, facts, interrupted = failed_report(req, started, reason), None, None
+            failure = (EXIT_FAILED, reason)
         _clear_progress(req.progress)
-        print(f"kaudit: {exc}", file=sys.stderr)
-        return exc.exit_code
-    _clear_progress(req.progress)
-    if run.interrupted:
-        print(f"kaudit: {run.interrupted}; incomplete report written", file=sys.stderr)
-    if not args.quiet:
-        print(f"reports written to {run.run_dir}", file=sys.stderr)
-        from kaudit.report.text import TextFormatter
-        sys.stdout.write(TextFormatter().render(run.report).decode("utf-8"))
-    return EXIT_INCOMPLETE if run.interrupted else _exit_status(run.report, args.fail_on)
+        written_to = ""
+        try:
+            if args.reports_root is not None:
+                from kaudit.incluster import write_scheduled_run
+                run = write_scheduled_run(report, facts, args.reports_root, keep=args.keep, formats=formats,
+                                          previous=previous)
+                written_to = str(run.run_dir)
+            elif args.output_dir:
+                from kaudit.report.outputs import replace_report_dir
+                replace_report_dir(report, args.output_dir, formats=formats, previous=previous,
+                                   section_titles=req.catalog.sections)
+                written_to = str(args.output_dir)
+        except (ReportsNotWritten, OSError) as exc:
+            message = str(exc) if isinstance(exc, ReportsNotWritten) else \
+                f"cannot write the reports to {args.output_dir}: {exc.strerror or exc}"
+            failure = (EXIT_FAILED, f"{failure[1]}; {message}" if failure else message)
+            written_to = ""
+        if failure:
+            note = f"; incomplete report written to {written_to}" if written_to else ""
+            print(f"kaudit: {terminal_line(failure[1])}{note}", file=sys.stderr)
+        elif interrupted:
+            print(f"kaudit: {terminal_line(interrupted)}; incomplete report written"
+                  + (f" to {written_to}" if written_to else ""), file=sys.stderr)
+        elif written_to and not args.quiet:
+            print(f"reports written to {written_to}", file=sys.stderr)
+        if not args.quiet:
+            from kaudit.report.text import TextFormatter
+            sys.stdout.write(TextFormatter().render(report).decode("utf-8"))
+            sys.stdout.flush()
+    if failure:
+        return failure[0]
+    return _exit_status(report, args.fail_on)
 
 
 def _clear_progress(progress) -> None:
@@ -301,6 +327,8 @@ def _clear_progress(progress) -> None:
 
 def _exit_status(report, fail_on: str) -> int:
     from kaudit.model import Status
+    if not report.scan.complete:       # whatever --fail-on says: an incomplete audit is not a verdict
+        return EXIT_INCOMPLETE
     statuses = {r.status for r in report.results}
     if fail_on == "never":
         return EXIT_OK

@@ -118,7 +118,7 @@ def _check_kubeconfig_shape(path: str) -> None:
     """Reject a file that is not a kubeconfig mapping with a clear message
     (the client's loader fails on it with an unrelated TypeError)."""
     try:
-        data = yamlsafe.load(Path(path).read_text(encoding="utf-8"))
+        data = yamlsafe.load(yamlsafe.read_config(path, "kubeconfig"))   # size and aliases bounded
     except yaml.YAMLError as exc:
         raise SourceError(f"kubeconfig {path} is not valid YAML: {_yaml_problem(exc)}", exit_code=2) from exc
     except (OSError, UnicodeDecodeError) as exc:

@@ -1,9 +1,9 @@
 """Saved NodeFacts (the JSON `kaudit node-facts` prints), one per node."""
 from __future__ import annotations
 
-import json
 import os
 
+from kaudit import yamlsafe
 from kaudit.collect import NodeSource, Progress, SourceError, no_progress
 from kaudit.model import ClusterFacts, NodeFacts
 
@@ -35,7 +35,7 @@ class SavedNodeFactsSource(NodeSource):
             progress(f"reading node facts {path}")
             try:
                 with open(path, encoding="utf-8") as fh:
-                    data = json.load(fh)
+                    data = yamlsafe.load_json(fh.read())      # nesting bounded
                 if not isinstance(data, dict):
                     raise ValueError("not a JSON object")
                 facts = NodeFacts.from_json(data)

@@ -87,6 +87,11 @@ class SshCollector:
         self.options = options or SshOptions()
         self.script = script if script is not None else collector_script()
         self._lock = threading.Lock()
+        # Interruption (SIGTERM): in-flight sessions are closed rather than waited
+        # for, and only hosts read completely before it count as read.
+        self._abandoned = False
+        self._live: set[paramiko.SSHClient] = set()
+        self.finished: dict[str, NodeFacts] = {}
 
     # -- connection -------------------------------------------------------
     def _client(self) -> paramiko.SSHClient:
@@ -192,11 +197,24 @@ class SshCollector:
         finally:
             chan.close()
 
+    def abandon(self) -> None:
+        """Stop now: close every session in flight (their threads return at once)."""
+        with self._lock:
+            self._abandoned = True
+            live = list(self._live)
+        for client in live:
+            client.close()
+
     def collect_node(self, node: InventoryNode) -> NodeFacts:
         try:
             client, jump = self._via_jump(node)
         except NodeUnreachable as exc:
             return NodeFacts(name=node.name, roles=node.roles, transport="ssh", unreachable=str(exc))
+        with self._lock:
+            self._live.add(client)
+            abandoned = self._abandoned
+        if abandoned:
+            client.close()
         try:
             command = "sudo -n sh -s" if node.use_sudo else "sh -s"
             status, out, err = self._run(client, command)
@@ -217,6 +235,8 @@ class SshCollector:
             return NodeFacts(name=node.name, roles=node.roles, transport="ssh",
                              unreachable=f"ssh session to {node.address}:{node.port} failed: {exc}")
         finally:
+            with self._lock:
+                self._live.discard(client)
             client.close()
             if jump is not None:
                 jump.close()
@@ -227,12 +247,23 @@ class SshCollector:
 
         def one(node: InventoryNode) -> NodeFacts:
             facts = self.collect_node(node)
+            with self._lock:
+                if self._abandoned:         # cut short by abandon(): not a reading of the host
+                    return facts
+                self.finished[node.name] = facts
             progress(f"node {node.name}: " + (f"unreachable: {facts.unreachable}"
                                               if facts.unreachable else "collected"))
             return facts
 
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kaudit-ssh") as pool:
-            return list(pool.map(one, nodes))
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kaudit-ssh")
+        try:
+            results = list(pool.map(one, nodes))
+        except BaseException:               # SIGTERM / ^C: do not wait for hung hosts
+            self.abandon()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
+        return results
 
 
 class SshNodeSource(NodeSource):
@@ -246,12 +277,23 @@ class SshNodeSource(NodeSource):
         self.nodes = nodes
         self.collector = SshCollector(options)
         self.api_defaults = dict(user=user, port=port, key=key, jump=jump, sudo=sudo, prefer=prefer)
+        self._targets: list[InventoryNode] = []
+        self._skipped: dict[str, str] = {}
 
     def collect(self, cluster: ClusterFacts, progress: Progress = no_progress) -> list[NodeFacts]:
         skipped: dict[str, str] = {}
         nodes = self.nodes
         if nodes is None:
             nodes, skipped = nodes_from_cluster(cluster, **self.api_defaults)  # type: ignore[arg-type]
+        self._targets, self._skipped = list(nodes), skipped
         facts = self.collector.collect(nodes, progress)
         facts += [NodeFacts(name=n, transport="ssh", unreachable=why) for n, why in sorted(skipped.items())]
+        return facts
+
+    def partial_nodes(self, reason: str) -> list[NodeFacts] | None:
+        done = dict(self.collector.finished)
+        facts = [done.get(n.name) or NodeFacts(name=n.name, roles=n.roles, transport="ssh",
+                                               unreachable=f"not inspected: the scan was interrupted ({reason})")
+                 for n in self._targets]
+        facts += [NodeFacts(name=n, transport="ssh", unreachable=why) for n, why in sorted(self._skipped.items())]
         return facts
