@@ -151,10 +151,12 @@ def test_full_reports_volume_prunes_old_runs_before_writing(tmp_path):
         for _ in range(2):                             # two runs fill the volume
             assert kaudit(*args).returncode == EXIT_FAIL
             time.sleep(1.1)                            # run directories are named by the second
-        proc = kaudit(*args)
-        assert proc.returncode == EXIT_FAIL, proc.stderr     # the third fits because the oldest went first
         (cluster,) = [p for p in vol.iterdir() if p.is_dir()]
+        before = sorted(p.name for p in cluster.iterdir() if p.is_dir() and not p.is_symlink())
+        proc = kaudit(*args)
+        assert proc.returncode == EXIT_FAIL and not proc.stderr, proc.stderr   # fits: the oldest went first
         runs = sorted(p for p in cluster.iterdir() if p.is_dir() and not p.is_symlink())
+        assert [p.name for p in runs][0] == before[-1] and runs[-1].name not in before
         assert len(runs) == 2 and (cluster / "latest").resolve() == runs[-1].resolve()
         assert all(verify_sha256sums(r).values() for r in runs)
 
@@ -212,3 +214,40 @@ def test_output_dir_is_replaced_as_a_set_under_kill_9(tmp_path):
     # Whatever a kill left beside the directory is gone after the next run.
     demo_set(out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+# ---------------------------------------------------------------------------
+# The terminal: cluster strings never drive it
+# ---------------------------------------------------------------------------
+
+def test_escape_sequences_in_a_node_name_never_reach_the_tty(tmp_path):
+    import pty
+    # OSC 0 (window title), ESC[2J (clear screen), OSC 8 (hyperlink), a newline and U+2028 in the
+    # name of a Node that --nodes ssh then tries (and fails) to reach: the progress line names it.
+    hostile = "n\x1b]0;pwned\x07\x1b[2J\x1b]8;;https://evil/\x1b\\x\nScore: 100.0%\u2028"
+    cluster = tmp_path / "cluster.json"
+    cluster.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": hostile},
+         "status": {"addresses": [{"type": "InternalIP", "address": "127.0.0.1"}]}}]}))
+    (tmp_path / "known_hosts").write_text("")
+    args = ["scan", "--manifests", str(cluster), "--nodes", "ssh", "--known-hosts", str(tmp_path / "known_hosts"),
+            "--checks", "4.2.1", "--output-dir", str(tmp_path / "out")]
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([*KAUDIT, *args], cwd=ROOT, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
+    os.close(slave)
+    seen = bytearray()
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:          # EIO: the process closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    assert proc.wait(timeout=60) == EXIT_INCOMPLETE
+    text = seen.decode("utf-8", "replace")
+    assert "n\\x1b]0;pwned\\x07\\x1b[2J" in text           # shown, escaped
+    for raw in (b"\x1b]", b"\x1b[2J", b"\x07", "\u2028".encode()):
+        assert raw not in seen, raw
+    assert len([l for l in text.replace("\r", "\n").splitlines() if l.startswith("Score: 100.0%")]) == 0
