@@ -13,7 +13,7 @@ from typing import Sequence
 
 from kaudit import __version__
 from kaudit.collect import SourceError
-from kaudit.termsafe import terminal_line
+from kaudit.termsafe import terminal_line, terminal_text
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_FAILED = 0, 1, 2, 3, 4
 EXIT_STATUS = (
@@ -75,14 +75,17 @@ def _parser() -> argparse.ArgumentParser:
                           "in --output-dir, if any)")
     out.add_argument("--save-facts", metavar="DIR", type=Path, help="also save the collected node facts (one JSON per node)")
     out.add_argument("--fail-on", choices=("fail", "error", "never"), default="fail",
-                     help="exit 1 on FAIL (default), on FAIL or ERROR, or never")
+                     help="exit 1 on FAIL (default), on FAIL or ERROR, or never (an incomplete scan "
+                          "exits 3 whatever this says)")
     out.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary on stdout")
     sched = scan.add_argument_group("scheduled runs (the in-cluster CronJob; see docs/in-cluster.md)")
     sched.add_argument("--reports-root", metavar="DIR", type=Path,
-                       help="write to DIR/<cluster>/<timestamp>/, update DIR/<cluster>/latest, use the "
-                            "previous run for the trend; SIGTERM writes an incomplete report (exit 3)")
+                       help="write to DIR/<cluster>/<timestamp>/, point DIR/<cluster>/latest at the newest "
+                            "complete run (an incomplete one is kept with an INCOMPLETE file), use the "
+                            "previous complete run for the trend")
     sched.add_argument("--keep", type=int, default=8, metavar="N",
-                       help="with --reports-root: keep the newest N runs (default 8)")
+                       help="with --reports-root: keep the newest N runs (default 8) and the newest "
+                            "complete one; older runs are deleted before a run is written")
 
     checks = sub.add_parser("checks", help="list the checks of a benchmark")
     checks.add_argument("--benchmark", default="cis-1.12")
@@ -158,7 +161,7 @@ def _progress(quiet: bool):
         return no_progress
 
     def show(message: str) -> None:
-        sys.stderr.write(f"\r\033[K{terminal_line(message, limit=150)}")
+        sys.stderr.write(f"\r\033[K{terminal_text(message[:150])}")
         sys.stderr.flush()
     return show
 
