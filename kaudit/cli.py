@@ -115,7 +115,23 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+# Set when a scan was interrupted: threads may still be blocked on a hung peer.
+_interrupted = False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    code = _main(argv)
+    if argv is None and _interrupted:
+        # Run as the program and interrupted (SIGTERM): the report is written and
+        # flushed; a worker thread still blocked on a hung node or kubelet would
+        # hold the exit until its own timeout, past a pod's grace period. Leave now.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if not args.command:
@@ -263,6 +279,7 @@ def _run_scan(args: argparse.Namespace, req, formats: list[str], waivers, previo
     """From here on the scan has started: whatever happens, a report is written
     (marked incomplete, with the reason, when the scan did not finish), the
     summary is printed, and the exit status says what happened."""
+    global _interrupted
     from kaudit.collect import SourceError
     from kaudit.incluster import (ReportsNotWritten, ScanInterrupted, failed_report, scan_interruptibly,
                                   termination_handled)
@@ -304,6 +321,8 @@ def _run_scan(args: argparse.Namespace, req, formats: list[str], waivers, previo
                 f"cannot write the reports to {args.output_dir}: {exc.strerror or exc}"
             failure = (EXIT_FAILED, f"{failure[1]}; {message}" if failure else message)
             written_to = ""
+        if interrupted:
+            _interrupted = True
         if failure:
             note = f"; incomplete report written to {written_to}" if written_to else ""
             print(f"kaudit: {terminal_line(failure[1])}{note}", file=sys.stderr)

@@ -569,8 +569,8 @@ class ApiSource(ClusterSource):
         progress(f"reading kubelet configz of {total} nodes ({self.configz_concurrency} at a time)")
         done = 0
         step = max(1, total // 10)
-        with ThreadPoolExecutor(max_workers=min(self.configz_concurrency, total),
-                                thread_name_prefix="configz") as pool:
+        pool = ThreadPoolExecutor(max_workers=min(self.configz_concurrency, total), thread_name_prefix="configz")
+        try:
             for name, config, error in pool.map(lambda n: self._configz_one(http, n), names):
                 if config is not None:
                     facts.kubelet_configz[name] = config
@@ -580,6 +580,9 @@ class ApiSource(ClusterSource):
                 if done % step == 0 or done == total:
                     progress(f"kubelet configz: {done}/{total} nodes "
                              f"({len(facts.configz_errors)} unavailable)")
+        finally:
+            # On SIGTERM (ScanInterrupted) requests in flight are not waited for: the report comes first.
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def _configz_one(self, http: KubeHttp, node: str) -> tuple[str, dict[str, Any] | None, str | None]:
         path = f"/api/v1/nodes/{quote(node, safe='')}/proxy/configz"

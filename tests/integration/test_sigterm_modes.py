@@ -34,8 +34,12 @@ def test_sigterm_with_output_dir_writes_an_incomplete_report(make_api_server, ku
                              "--checks", "4.2.1,5.1.3", "--output-dir", str(out)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for(lambda: any(r.path.endswith("/proxy/configz") for r in list(server.requests)))
+    signalled = time.monotonic()
     proc.send_signal(signal.SIGTERM)
+    wait_for(lambda: (out / "report.json").exists() or proc.poll() is not None)
+    written = time.monotonic() - signalled
     stdout, stderr = proc.communicate(timeout=60)
+    print(f"SIGTERM to a written report: {written:.2f} s, to exit: {time.monotonic() - signalled:.2f} s")
     assert proc.returncode == 3, stderr
     assert "SIGTERM" in stderr and "incomplete report written" in stderr
     report = json.loads((out / "report.json").read_text())
@@ -70,6 +74,7 @@ def test_sigterm_with_a_hung_ssh_node_keeps_the_nodes_read(sshd: SshdServer, tmp
     proc.send_signal(signal.SIGTERM)
     stdout, stderr = proc.communicate(timeout=120)
     elapsed = time.monotonic() - signalled
+    print(f"SIGTERM to a written report and exit (hung SSH node): {elapsed:.2f} s")       # pytest -s
     assert proc.returncode == 3, stderr
     assert elapsed < 30, f"SIGTERM took {elapsed:.1f} s: the hung session was waited for"
     scan = json.loads((out / "report.json").read_text())["scan"]
