@@ -5,6 +5,7 @@ Exit status (EXIT_STATUS below; also in --help, README and docs/reports.md).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -299,36 +300,48 @@ def _run_scan(args: argparse.Namespace, req, formats: list[str], waivers, previo
                 return EXIT_USAGE
             report, facts, interrupted = failed_report(req, started, str(exc)), None, None
             failure = (exc.exit_code, str(exc))
-        except (Exception, ScanInterrupted) as exc:    # a kaudit bug, a full disk while saving facts, ...
+        except ScanInterrupted as exc:     # the signal landed between two stages: nothing kept
+            report, facts, interrupted = failed_report(req, started, exc.reason), None, exc.reason
+        except Exception as exc:           # a kaudit bug, a full disk while saving facts, ...
             reason = f"kaudit failed: {type(exc).__name__}: {exc}"
             report, facts, interrupted = failed_report(req, started, reason), None, None
             failure = (EXIT_FAILED, reason)
         _clear_progress(req.progress)
-        written_to = ""
-        try:
+
+        def write(report, formats: list[str]) -> str:
             if args.reports_root is not None:
                 from kaudit.incluster import write_scheduled_run
-                run = write_scheduled_run(report, facts, args.reports_root, keep=args.keep, formats=formats,
-                                          previous=previous)
-                written_to = str(run.run_dir)
-            elif args.output_dir:
+                return str(write_scheduled_run(report, facts, args.reports_root, keep=args.keep,
+                                               formats=formats, previous=previous).run_dir)
+            if args.output_dir:
                 from kaudit.report.outputs import replace_report_dir
                 replace_report_dir(report, args.output_dir, formats=formats, previous=previous,
                                    section_titles=req.catalog.sections)
-                written_to = str(args.output_dir)
+                return str(args.output_dir)
+            return ""
+
+        written_to = ""
+        try:
+            written_to = write(report, formats)
         except (ReportsNotWritten, OSError) as exc:
             message = str(exc) if isinstance(exc, ReportsNotWritten) else \
                 f"cannot write the reports to {args.output_dir}: {exc.strerror or exc}"
             failure = (EXIT_FAILED, f"{failure[1]}; {message}" if failure else message)
-            written_to = ""
+        except Exception as exc:       # a formatter bug: report.json alone, marked incomplete
+            reason = f"kaudit failed writing the reports: {type(exc).__name__}: {exc}"
+            report.scan.complete = False
+            report.scan.incomplete_reasons.append(reason)
+            failure = (EXIT_FAILED, reason)
+            with contextlib.suppress(Exception):
+                written_to = write(report, ["json"])
         if interrupted:
             _interrupted = True
         if failure:
             note = f"; incomplete report written to {written_to}" if written_to else ""
             print(f"kaudit: {terminal_line(failure[1])}{note}", file=sys.stderr)
         elif interrupted:
-            print(f"kaudit: {terminal_line(interrupted)}; incomplete report written"
-                  + (f" to {written_to}" if written_to else ""), file=sys.stderr)
+            done = f"incomplete report written to {written_to}" if written_to else "the summary is incomplete"
+            print(f"kaudit: {terminal_line(interrupted)}; {done}", file=sys.stderr)
         elif written_to and not args.quiet:
             print(f"reports written to {written_to}", file=sys.stderr)
         if not args.quiet:
