@@ -496,12 +496,18 @@ class Report:
             out[r.status.value] += 1
         return out
 
+    def benchmark_score(self):
+        """The score CIS would give (kaudit.score): by recommendation, Automated apart."""
+        from kaudit.score import benchmark_score
+        return benchmark_score(self.results, self.scan.complete, self.scan.incomplete_reasons)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "schema_version": self.schema_version,
             "tool": dict(self.tool),
             "scan": self.scan.to_json(),
             "summary": self.counts(),
+            "score": self.benchmark_score().to_json(),
             "waivers": self.waivers,
             "results": [r.to_json() for r in self.results],
         }

@@ -26,10 +26,11 @@ from markupsafe import Markup
 
 from kaudit.model import Report, Result, Status
 from kaudit.report import Formatter
-from kaudit.report.common import (SEVERITY_ORDER, STATUS_ORDER, Score, check_sort_key, clip, score,
+from kaudit.report.common import (SEVERITY_ORDER, STATUS_ORDER, Score, check_sort_key, clip,
                                   section_title, severity_rank, status_rank, target_label,
                                   top_section, visible, worst_status)
 from kaudit.report.diff import ReportDiff, diff_reports
+from kaudit.score import BenchmarkScore, Tally, benchmark_score
 from kaudit.resources import data_dir
 
 # Truncation limits: what the HTML shows; report.json always has everything.
@@ -71,7 +72,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["clip"] = lambda v, n=MAX_TEXT: clip(v, n) if isinstance(v, str) else v
     env.filters["target"] = target_label
-    env.filters["pct"] = lambda s: s.text() if isinstance(s, Score) else ""
+    env.filters["pct"] = lambda s: s.text() if isinstance(s, (Score, Tally)) else ""
     env.filters["thousands"] = lambda n: f"{n:,}"
     env.globals.update(
         status_bar=status_bar, letters={s.value: STATUS_LETTER[s] for s in Status},
@@ -112,6 +113,7 @@ class CheckView:
     pass_hidden: int
     statuses: str                   # "FAIL PASS" (for the filter script)
     waivers: list[Mapping[str, Any]]
+    pass_rate: str = ""             # "12 of 14 targets pass (85.7%)"
 
     @property
     def anchor(self) -> str:
@@ -127,7 +129,7 @@ class SectionView:
     id: str
     title: str
     checks: list[CheckView]
-    score: Score
+    score: Tally                    # this section's CIS-Automated recommendations
     counts: dict[str, int]
 
 
@@ -161,14 +163,14 @@ class Matrix:
 @dataclass(slots=True)
 class TrendView:
     previous_started: str
-    previous_score: Score
+    previous_score: BenchmarkScore
     categories: list[tuple[str, str, int, list[Any]]]   # (key, title, count, entries shown)
 
 
 @dataclass(slots=True)
 class ReportView:
     report: Report
-    score: Score
+    score: BenchmarkScore
     counts: dict[str, int]
     sections: list[SectionView]
     top_failures: list[CheckView]
@@ -231,7 +233,15 @@ def _check_view(results: list[Result]) -> CheckView:
         pass_hidden=max(len(passed) - MAX_PASS_NAMES, 0),
         statuses=" ".join(s.value for s in STATUS_ORDER if counts.get(s.value)),
         waivers=list(waivers.values()),
+        pass_rate=_pass_rate(counts.get(Status.PASS.value, 0), counts.get(Status.FAIL.value, 0)),
     )
+
+
+def _pass_rate(passed: int, failed: int) -> str:
+    decided = passed + failed
+    if not decided:
+        return "no target decided"
+    return f"{passed:,} of {decided:,} decided target{'s' if decided != 1 else ''} pass ({100.0 * passed / decided:.1f}%)"
 
 
 def _limits(results: Iterable[Result]) -> tuple[list[LimitGroup], int]:
@@ -282,7 +292,7 @@ def _trend(previous: Report, current: Report) -> TrendView:
     cats = [("new", "New failures", d.new), ("regressed", "Regressed", d.regressed),
             ("fixed", "Fixed", d.fixed), ("removed", "Failing target no longer present", d.removed),
             ("still", "Still failing", d.still_failing), ("changed", "Other status changes", d.changed)]
-    return TrendView(previous_started=previous.scan.started, previous_score=score(previous.results),
+    return TrendView(previous_started=previous.scan.started, previous_score=previous.benchmark_score(),
                      categories=[(k, t, len(e), e[:MAX_TREND_ROWS]) for k, t, e in cats])
 
 
@@ -321,7 +331,7 @@ def build_view(report: Report, previous: Report | None = None,
         rs = section_results[sid]
         cnt = Counter(r.status.value for r in rs)
         sections.append(SectionView(id=sid, title=section_title(sid, section_titles),
-                                    checks=by_section[sid], score=score(rs),
+                                    checks=by_section[sid], score=benchmark_score(rs).automated,
                                     counts={s.value: cnt.get(s.value, 0) for s in STATUS_ORDER}))
 
     failing = [c for c in checks if c.counts.get("FAIL")]
@@ -353,7 +363,7 @@ def build_view(report: Report, previous: Report | None = None,
         applied = list(seen.values())[:MAX_LIST]
 
     return ReportView(
-        report=report, score=score(report.results), counts=report.counts(), sections=sections,
+        report=report, score=report.benchmark_score(), counts=report.counts(), sections=sections,
         top_failures=failing[:TOP_FAILURES], severity_rows=severity_rows,
         limits=limits, limits_hidden=limits_hidden,
         matrices=_matrices(report.results, section_titles),

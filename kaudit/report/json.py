@@ -14,7 +14,7 @@ from kaudit.report import Formatter
 
 # The top-level members Report.to_json() writes; the fast path below relies on
 # "results" being the only one that grows with the cluster.
-_TOP_LEVEL = ("schema_version", "tool", "scan", "summary", "waivers", "results")
+_TOP_LEVEL = ("schema_version", "tool", "scan", "summary", "score", "waivers", "results")
 
 
 class JsonFormatter(Formatter):
@@ -39,6 +39,7 @@ class JsonFormatter(Formatter):
             text = json.dumps(report.to_json(), indent=1, ensure_ascii=False) + "\n"
             return text.encode("utf-8", "backslashreplace")
         top["summary"] = report.counts()
+        top["score"] = report.benchmark_score().to_json()
         head: list[str] = []
         del top["results"]
         _encode(top, 0, head)

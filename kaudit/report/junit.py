@@ -80,6 +80,21 @@ def _skip_reason(r: Result) -> str:
     return f"{r.status.value}: {r.message}"
 
 
+def _score_properties(report: Report) -> list[tuple[str, str]]:
+    """The benchmark's figures, on every suite (JUnit has no report-level properties)."""
+    s = report.benchmark_score()
+    out = [("scan_complete", "true" if s.complete else "false"),
+           ("score_automated", "incomplete" if not s.complete else s.automated.text())]
+    for label, tally in (("automated", s.automated), ("manual", s.manual)):
+        out += [(f"recommendations_{label}_passed", str(tally.passed)),
+                (f"recommendations_{label}_failed", str(tally.failed)),
+                (f"recommendations_{label}_total", str(tally.total))]
+    out.append(("score_manual_kaudit", s.manual.text()))
+    if not s.complete:
+        out.append(("incomplete_reasons", "; ".join(s.incomplete_reasons)))
+    return out
+
+
 class JunitFormatter(Formatter):
     name = "junit"
     filename = "junit.xml"
@@ -93,16 +108,19 @@ class JunitFormatter(Formatter):
         root = ET.Element("testsuites", name=xml_text(f"kaudit {benchmark}"))
         totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
         stamp = _timestamp(report.scan.started)
+        score_props = _score_properties(report)
         for index, section in enumerate(sorted(by_section, key=check_sort_key)):
             results = sorted(by_section[section],
                              key=lambda r: (check_sort_key(r.check), r.target.key()))
             classname = xml_text(f"{benchmark}.{section}")
             suite = ET.SubElement(root, "testsuite", name=classname, id=str(index),
                                   package=classname)
+            props = ET.SubElement(suite, "properties")
             title = section_title(section)
             if title:
-                props = ET.SubElement(suite, "properties")
                 ET.SubElement(props, "property", name="section_title", value=xml_text(title))
+            for name, value in score_props:
+                ET.SubElement(props, "property", name=name, value=xml_text(value))
             counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
             seen: dict[str, int] = {}
             for r in results:

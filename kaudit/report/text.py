@@ -11,7 +11,7 @@ from collections import defaultdict
 
 from kaudit.model import Report, Result, Status
 from kaudit.report import Formatter
-from kaudit.report.common import (STATUS_ORDER, check_sort_key, clip, score, section_title,
+from kaudit.report.common import (STATUS_ORDER, check_sort_key, clip, section_title,
                                   severity_rank, target_label)
 from kaudit.termsafe import terminal_text as visible
 
@@ -40,8 +40,7 @@ class TextFormatter(Formatter):
         ]
         if not scan.complete:
             lines.append("SCAN INCOMPLETE: " + "; ".join(visible(r) for r in scan.incomplete_reasons))
-        s = score(report.results)
-        lines.append(f"Score: {s.text()} (PASS / (PASS+FAIL) over {s.decided} decided of {s.total} results)")
+        lines.append(report.benchmark_score().summary_line())
         lines.append("")
 
         by_section: dict[str, list[Result]] = defaultdict(list)

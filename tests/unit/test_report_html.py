@@ -159,11 +159,28 @@ def test_cover_names_cluster_scan_and_completeness():
 def test_summary_defines_score_and_orders_failures_by_severity_then_count():
     html = render(report(_demo_results()))
     summary = section(html, "summary")
-    # 1 PASS, 4 FAIL decided out of 8 results.
-    assert "20.0%" in summary and "PASS ÷ (PASS + FAIL)" in summary
-    assert "5 decided of 8 results" in summary
+    # By recommendation, CIS-Automated only: 1.2.2 passed; 1.2.1, 5.2.2, 5.2.3 failed;
+    # 4.2.1 (ERROR) undecided; 5.2.10 (SKIP) not applicable -> 1 / 4.
+    assert "25.0% CIS-Automated recommendations passing" in summary
+    assert "1 passed and 3 failed; 1 could not be decided" in summary
+    # The Manual recommendation kaudit left to a person is a second figure, not mixed in.
+    assert "kaudit's decisions on Manual recommendations: n/a" in summary
     top = summary[summary.index("Most important failures"):]
     assert top.index("5.2.3") < top.index("1.2.1") < top.index("5.2.2")
+
+
+def test_incomplete_scan_shows_no_score_but_why():
+    rep = report(_demo_results(), complete=False, incomplete_reasons=["SIGTERM received while inspecting nodes"])
+    summary = section(render(rep), "summary")
+    assert "%" not in summary.split("How the score")[0]          # no big figure at all
+    assert "incomplete" in summary and "SIGTERM received while inspecting nodes" in summary
+
+
+def test_each_recommendation_shows_its_pass_rate_over_targets():
+    results = [result("5.2.2", Status.PASS, Target("Pod", f"p{i}", namespace="ns")) for i in range(3)]
+    results.append(result("5.2.2", Status.FAIL, Target("Pod", "bad", namespace="ns")))
+    body = section(render(report(results)), "recommendations")
+    assert "3 of 4 decided targets pass (75.0%)" in body
 
 
 def test_recommendation_shows_evidence_remediation_and_absent_value():

@@ -11,7 +11,7 @@ from kaudit.rules.predicates import registered
 from tests.unit.section5_helpers import (CHECKS_FILE, facts_of, make_deployment_with_pods, make_namespace, make_pod,
                                          make_sa, run, statuses)
 
-TSV = Path("/work/shared/reference/cis-1.12-recommendations.tsv")
+TSV = Path(__file__).resolve().parents[3] / "shared" / "reference" / "cis-1.12-recommendations.tsv"
 
 
 def test_all_34_section5_checks_match_the_tsv_and_name_registered_predicates():
