@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +35,23 @@ YAMLError = yaml.YAMLError
 # A kubeconfig with many embedded certificates, a 5,000-host inventory or a
 # long waiver list is well under 1 MiB.
 MAX_CONFIG_BYTES = 8 * 2**20
-# go-yaml v2/v3 decode.go `allowedAliasRatio` (used by sigs.k8s.io/yaml for every
-# Kubernetes object and kubectl's kubeconfig): below 400,000 decoded nodes up to
+# go-yaml v2/v3 decode.go `allowedAliasRatio` (the CVE-2019-11254 fix; Kubernetes vendors
+# it as sigs.k8s.io/yaml/goyaml.v2/v3 for every object and kubeconfig): below 400,000 decoded nodes up to
 # 99% may come from aliases, above 4,000,000 only 10%, linear in between; only
 # documents with more than 100 aliased and 1000 decoded nodes are judged.
 _ALIAS_RATIO_RANGE_LOW, _ALIAS_RATIO_RANGE_HIGH = 400_000, 4_000_000
+
+
+# An anchor (`&name`) and an alias (`*name`) as YAML writes them: after a space,
+# a line start or a flow indicator. Text with neither (a URL's `a=1&b=2` is not
+# one) is composed without the alias walk, which would cost as much as the
+# document on a 700 MB dump.
+_ANCHOR = re.compile(r"(?:^|[\s\[{,:])&[^\s\[\]{},]", re.MULTILINE)
+_ALIAS = re.compile(r"(?:^|[\s\[{,:])\*[^\s\[\]{},]", re.MULTILINE)
+
+
+def _may_alias(text: str) -> bool:
+    return "&" in text and "*" in text and bool(_ANCHOR.search(text)) and bool(_ALIAS.search(text))
 
 
 class ExcessiveAliasing(yaml.YAMLError):
@@ -130,7 +143,7 @@ def compose(text: str) -> yaml.Node | None:
             node = loader.get_single_node()
         except RecursionError:
             raise TooDeep() from None
-        if "&" in text:            # no anchor, no alias: nothing to expand
+        if _may_alias(text):       # no anchor and alias: nothing to expand
             check_aliasing(node)
         return node
     finally:
@@ -145,7 +158,7 @@ def load(text: str) -> Any:
             node = loader.get_single_node()
             if node is None:
                 return None
-            if "&" in text:
+            if _may_alias(text):
                 check_aliasing(node)
             return loader.construct_document(node)
         except RecursionError:

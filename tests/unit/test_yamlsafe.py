@@ -59,3 +59,12 @@ def test_config_files_are_capped_before_being_read(tmp_path):
     small.write_text("apiVersion: v1\n")
     assert yamlsafe.read_config(small, "kubeconfig") == "apiVersion: v1\n"
     assert os.path.getsize(big) == 200 * 2**20
+
+
+def test_aliases_in_flow_and_block_positions_are_all_checked():
+    for doc in (BOMB, BOMB.replace(", ", ","), "x:\n" + "".join(
+            f"- &{n} [{', '.join(['*' + p] * 9)}]\n" if p else f"- &{n} [x,x,x,x,x,x,x,x,x]\n"
+            for p, n in zip(["", *"abcdefgh"], "abcdefghi"))):
+        with pytest.raises(yamlsafe.YAMLError):
+            yamlsafe.load(doc)
+    assert yamlsafe.load("url: https://x/?a=1&b=2*3\n") == {"url": "https://x/?a=1&b=2*3"}
