@@ -2,7 +2,8 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # Debian packages the integration and e2e tests run for real.
-APT_PACKAGES := openssh-server openssh-client etcd-server chromium sudo openssl iproute2 util-linux gcc libc6-dev
+APT_PACKAGES := openssh-server openssh-client etcd-server chromium sudo openssl iproute2 util-linux gcc libc6-dev \
+	libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core poppler-utils
 
 .PHONY: demo test install install-test deps-debian benchmarks clean
 

@@ -24,6 +24,7 @@ EXIT_STATUS = (
     "resource, SIGTERM), whatever --fail-on says; 4 kaudit failed (an internal error, or the reports "
     "could not be written: disk full, read-only, permission denied); the summary is still printed "
     "and report.json, marked incomplete, is written when the disk allows.")
+REPORT_FORMATS = ("json", "html", "junit", "pdf")
 
 
 class UsageError(Exception):
@@ -69,7 +70,14 @@ def _parser() -> argparse.ArgumentParser:
     out.add_argument("--checks", metavar="IDS", help="only these checks or sections, comma separated (e.g. 1.2,5.1.1)")
     out.add_argument("--output-dir", metavar="DIR", type=Path, help="write report.json, report.html, junit.xml, SHA256SUMS")
     out.add_argument("--format", default="json,html,junit", metavar="LIST",
-                     help="formats written to --output-dir: json,html,junit (default all)")
+                     help="formats written to --output-dir: json,html,junit,pdf (default json,html,junit)")
+    out.add_argument("--pdf-edition", choices=("findings", "full"), default="findings",
+                     help="with --format pdf: 'findings' (every non-PASS result with evidence, an index of "
+                          "the PASSes; the default) or 'full' (PASS targets and their evidence too)")
+    out.add_argument("--sign-key", metavar="KEY", type=Path,
+                     help="sign SHA256SUMS with this SSH private key (SHA256SUMS.sig, checked by "
+                          "'kaudit verify' or 'ssh-keygen -Y verify -n kaudit-report'); an encrypted key "
+                          "reads its passphrase from $KAUDIT_SIGN_KEY_PASSPHRASE")
     out.add_argument("--waivers", metavar="FILE", type=Path, help="waivers (YAML) for accepted risks")
     out.add_argument("--previous", metavar="FILE", type=Path,
                      help="a previous report.json for the trend section (default: the report.json already "
@@ -96,7 +104,22 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("report", type=Path)
     render.add_argument("--previous", type=Path, metavar="FILE")
     render.add_argument("--output-dir", type=Path, metavar="DIR", help="default: the report's directory")
-    render.add_argument("--format", default="html,junit", metavar="LIST")
+    render.add_argument("--format", default="html,junit", metavar="LIST",
+                        help="formats to write: json,html,junit,pdf (default html,junit)")
+    render.add_argument("--pdf-edition", choices=("findings", "full"), default="findings",
+                        help="with --format pdf: findings (default) or full")
+    render.add_argument("--sign-key", metavar="KEY", type=Path,
+                        help="sign the rewritten SHA256SUMS with this SSH private key (otherwise a previous "
+                             "SHA256SUMS.sig, which no longer matches, is removed)")
+
+    verify = sub.add_parser("verify", help="check a report directory's checksums and signature",
+                            description="Check that every file of a report set matches SHA256SUMS (report.json "
+                                        "first, no report file left out) and, when SHA256SUMS.sig is there, that "
+                                        "the signature is valid. Exit 0 verified, 1 not verified, 2 usage error.")
+    verify.add_argument("directory", type=Path)
+    verify.add_argument("--allowed-signers", metavar="FILE", type=Path,
+                        help="ssh-keygen allowed_signers file: the signature is then required and must be "
+                             "made by a key it lists (for namespace kaudit-report)")
 
     diff = sub.add_parser("diff", help="print what changed between two reports")
     diff.add_argument("old", type=Path)
@@ -140,6 +163,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         handler = {"scan": cmd_scan, "checks": cmd_checks, "render": cmd_render, "diff": cmd_diff,
+                   "verify": cmd_verify,
                    "permissions": cmd_permissions, "node-facts": cmd_node_facts}[args.command]
         return handler(args)
     except UsageError as exc:
@@ -169,6 +193,12 @@ def _formats(value: str, allowed: tuple[str, ...]) -> list[str]:
     bad = [f for f in chosen if f not in allowed]
     if bad:
         raise UsageError(f"unknown format(s) {', '.join(bad)}; choose from {', '.join(allowed)}")
+    if "pdf" in chosen:              # say so before scanning, not after
+        from kaudit.report.pdf import PdfUnavailable, require_renderer
+        try:
+            require_renderer()
+        except PdfUnavailable as exc:
+            raise UsageError(str(exc)) from None
     return chosen
 
 
@@ -241,7 +271,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
     from kaudit.scan import ScanRequest
 
     catalog = _load_catalog(args.benchmark)
-    formats = _formats(args.format, ("json", "html", "junit"))
+    formats = _formats(args.format, REPORT_FORMATS)
+    sign_key = _sign_key(args.sign_key)
     waivers = None
     if args.waivers:
         from kaudit.report.waivers import WaiverError, load_waivers
@@ -273,10 +304,10 @@ def cmd_scan(args: argparse.Namespace) -> int:
     progress = _progress(args.quiet)
     req = ScanRequest(catalog=catalog, cluster_source=cluster_source, node_source=node_source,
                       node_access=node_access, only_checks=only, progress=progress)
-    return _run_scan(args, req, formats, waivers, previous)
+    return _run_scan(args, req, formats, waivers, previous, sign_key)
 
 
-def _run_scan(args: argparse.Namespace, req, formats: list[str], waivers, previous) -> int:
+def _run_scan(args: argparse.Namespace, req, formats: list[str], waivers, previous, sign_key=None) -> int:
     """From here on the scan has started: whatever happens, a report is written
     (marked incomplete, with the reason, when the scan did not finish), the
     summary is printed, and the exit status says what happened."""
@@ -308,15 +339,18 @@ def _run_scan(args: argparse.Namespace, req, formats: list[str], waivers, previo
             failure = (EXIT_FAILED, reason)
         _clear_progress(req.progress)
 
+        options = {"pdf_edition": args.pdf_edition, "sign_key": sign_key}
+
         def write(report, formats: list[str]) -> str:
             if args.reports_root is not None:
                 from kaudit.incluster import write_scheduled_run
                 return str(write_scheduled_run(report, facts, args.reports_root, keep=args.keep,
-                                               formats=formats, previous=previous).run_dir)
+                                               formats=formats, previous=previous,
+                                               report_options=options).run_dir)
             if args.output_dir:
                 from kaudit.report.outputs import replace_report_dir
                 replace_report_dir(report, args.output_dir, formats=formats, previous=previous,
-                                   section_titles=req.catalog.sections)
+                                   section_titles=req.catalog.sections, **options)
                 return str(args.output_dir)
             return ""
 
@@ -404,11 +438,42 @@ def cmd_render(args: argparse.Namespace) -> int:
         report = load_report(args.report)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    formats = _formats(args.format, ("json", "html", "junit"))
+    formats = _formats(args.format, REPORT_FORMATS)
     out_dir = args.output_dir or args.report.parent
-    written = write_reports(report, out_dir, formats=formats, previous=_load_previous(args.previous))
+    from kaudit.report.integrity import sha256_file
+    sign_key = _sign_key(args.sign_key)
+    written = write_reports(report, out_dir, formats=formats, previous=_load_previous(args.previous),
+                            pdf_edition=args.pdf_edition, report_json_sha256=sha256_file(args.report),
+                            sign_key=sign_key)
     print(f"written: {', '.join(str(p) for p in written)}")
     return EXIT_OK
+
+
+def _sign_key(path: Path | None):
+    """Load --sign-key before any work, so a bad key is a usage error, not a lost scan."""
+    if path is None:
+        return None
+    from kaudit.report.sshsig import SignatureError, load_private_key
+    try:
+        return load_private_key(path, os.environ.get("KAUDIT_SIGN_KEY_PASSPHRASE"))
+    except SignatureError as exc:
+        raise UsageError(f"--sign-key {exc}") from None
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from kaudit.report.integrity import verify_report_set
+    from kaudit.report.outputs import REPORT_SET
+    allowed = None
+    if args.allowed_signers is not None:
+        try:
+            allowed = args.allowed_signers.read_text(encoding="utf-8", errors="replace")[:1_000_000]
+        except OSError as exc:
+            raise UsageError(f"--allowed-signers {args.allowed_signers}: {exc.strerror or exc}") from None
+    if not args.directory.is_dir():
+        raise UsageError(f"{args.directory}: not a directory")
+    verdict = verify_report_set(args.directory, allowed, REPORT_SET)
+    print(verdict.line)
+    return EXIT_OK if verdict.ok else EXIT_FAIL
 
 
 def cmd_diff(args: argparse.Namespace) -> int:

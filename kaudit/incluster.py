@@ -344,24 +344,28 @@ def scan_into_reports_root(req: ScanRequest, root: Path, *, keep: int = DEFAULT_
                            formats: Iterable[str] = ("json", "html", "junit"),
                            waivers: list[Waiver] | None = None, previous: Report | None = None,
                            on_facts: Callable[[Facts], None] | None = None,
-                           today: dt.date | None = None) -> ScheduledRun:
+                           today: dt.date | None = None,
+                           report_options: dict[str, Any] | None = None) -> ScheduledRun:
     """One scheduled run: scan, write `<root>/<cluster>/<timestamp>/`, move
     `latest`, prune to `keep` runs. `previous` overrides the automatic trend
-    baseline (the newest earlier run of the same cluster)."""
+    baseline (the newest earlier run of the same cluster). `report_options`
+    go to write_reports (pdf_edition, sign_key)."""
     if keep < 1:
         raise ValueError("--keep must be at least 1")
     started = utc_now()
     with termination_handled() as term:
         report, facts, interrupted = scan_interruptibly(req, term, started, waivers=waivers,
                                                         on_facts=on_facts, today=today)
-        run = write_scheduled_run(report, facts, root, keep=keep, formats=formats, previous=previous)
+        run = write_scheduled_run(report, facts, root, keep=keep, formats=formats, previous=previous,
+                                  report_options=report_options)
     run.interrupted = interrupted
     return run
 
 
 def write_scheduled_run(report: Report, facts: Facts | None, root: Path, *, keep: int = DEFAULT_KEEP,
                         formats: Iterable[str] = ("json", "html", "junit"),
-                        previous: Report | None = None) -> ScheduledRun:
+                        previous: Report | None = None,
+                        report_options: dict[str, Any] | None = None) -> ScheduledRun:
     """Write `report` as a new run of its cluster. Retention runs first (the
     volume never holds more than `keep` runs plus the newest complete one, so a
     full volume is made room on before writing), `latest` moves only to a
@@ -384,7 +388,7 @@ def write_scheduled_run(report: Report, facts: Facts | None, root: Path, *, keep
         # Make room before writing: `keep - 1` old runs and the new one, never the
         # newest complete run (the trend's baseline and what `latest` names).
         pruned = prune(cluster_dir, keep - 1, protect=latest_complete(cluster_dir))
-        written = _write_run(report, run_dir, formats, previous, write_reports)
+        written = _write_run(report, run_dir, formats, previous, write_reports, report_options or {})
         if report.scan.complete:
             update_latest(cluster_dir, run_dir.name)
     except OSError as exc:
@@ -424,14 +428,14 @@ def _new_run_dir(cluster_dir: Path, base: str) -> Path:
 
 
 def _write_run(report: Report, run_dir: Path, formats: Iterable[str], previous: Report | None,
-               write_reports: Callable[..., list[Path]]) -> list[Path]:
+               write_reports: Callable[..., list[Path]], options: dict[str, Any] | None = None) -> list[Path]:
     """Render into a hidden staging directory, then rename it into place: a run
     directory exists only once every file of it is written."""
     from kaudit.report import write_atomic
     staging = run_dir.parent / f".{run_dir.name}{_STAGING_SUFFIX}"
     staging.parent.mkdir(parents=True, exist_ok=True)
     try:
-        written = write_reports(report, staging, formats=list(formats), previous=previous)
+        written = write_reports(report, staging, formats=list(formats), previous=previous, **(options or {}))
         if not report.scan.complete:
             # Flagged where an operator looks (`ls`); `latest` keeps naming the last complete run.
             write_atomic(staging / INCOMPLETE_FILE,

@@ -293,6 +293,10 @@ class ClusterFacts:
 # ---------------------------------------------------------------------------
 
 NODEFACTS_SCHEMA = "kaudit.nodefacts/v1"
+# The error the record parser adds when the collector's output has no END
+# record, and the start of the collector's error for a directory it could not list.
+CUT_SHORT_ERROR = "collector output ended early (no END record): facts are incomplete"
+UNLISTED_PREFIX = "cannot list "
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,15 +365,34 @@ class NodeFacts:
     files: dict[str, FileInfo] = field(default_factory=dict)
     contents: dict[str, str] = field(default_factory=dict)        # config files checks parse
     content_errors: dict[str, str] = field(default_factory=dict)  # path -> why its contents were not read
+    # directory -> why its listing is missing or incomplete (permission denied, file limit)
+    list_errors: dict[str, str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     unreachable: str | None = None
 
     def file(self, path: str) -> FileInfo | None:
         return self.files.get(path)
 
+    @property
+    def cut_short(self) -> bool:
+        """The collector's output ended early: what is absent was not seen."""
+        return CUT_SHORT_ERROR in self.errors
+
+    def listing_error(self, directory: str) -> str | None:
+        """Why the collector could not list `directory`, when it said so."""
+        prefix = f"{UNLISTED_PREFIX}{directory.rstrip('/')}:"
+        return next((e for e in self.errors if e.startswith(prefix)), None)
+
     def files_under(self, directory: str) -> list[FileInfo]:
         prefix = directory.rstrip("/") + "/"
         return [f for p, f in sorted(self.files.items()) if p.startswith(prefix)]
+
+    def listing_errors_under(self, directory: str) -> list[tuple[str, str]]:
+        """(directory, why) for `directory` and every directory below it whose
+        listing the collector could not produce whole."""
+        prefix = directory.rstrip("/") + "/"
+        return [(d, why) for d, why in sorted(self.list_errors.items())
+                if d == directory.rstrip("/") or d.startswith(prefix)]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -384,6 +407,7 @@ class NodeFacts:
             "files": {p: f.to_json() for p, f in sorted(self.files.items())},
             "contents": dict(sorted(self.contents.items())),
             "content_errors": dict(sorted(self.content_errors.items())),
+            "list_errors": dict(sorted(self.list_errors.items())),
             "errors": list(self.errors),
             "unreachable": self.unreachable,
         }
@@ -406,6 +430,7 @@ class NodeFacts:
             files={p: FileInfo.from_json(p, f) for p, f in (data.get("files") or {}).items()},
             contents=dict(data.get("contents") or {}),
             content_errors=dict(data.get("content_errors") or {}),
+            list_errors=dict(data.get("list_errors") or {}),
             errors=list(data.get("errors") or ()),
             unreachable=data.get("unreachable"),
         )

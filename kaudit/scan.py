@@ -64,8 +64,15 @@ def build_report(catalog: Catalog, facts: Facts, results: list[Result], started:
     reasons = list(incomplete or [])
     if unreachable:
         reasons.append(f"{len(unreachable)} node(s) could not be inspected")
+    cut_short = [n.name for n in facts.nodes if not n.unreachable and n.cut_short]
+    if cut_short:
+        reasons.append(f"{len(cut_short)} node(s) only partly inspected (collector output cut short): "
+                       f"{', '.join(cut_short[:5])}")
     if cluster.unavailable:
         reasons.append(f"{len(cluster.unavailable)} resource type(s) could not be read")
+    unlisted = sum(len(nf.list_errors) for nf in facts.nodes)
+    if unlisted:
+        reasons.append(f"{unlisted} directory listing(s) on nodes could not be completed")
     scan = ScanInfo(
         started=started, finished=finished or utc_now(), benchmark=catalog.benchmark,
         benchmark_title=catalog.title, benchmark_version=catalog.version,

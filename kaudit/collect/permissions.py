@@ -113,6 +113,8 @@ READS: tuple[ResourceRead, ...] = (
     _r("kyverno.io", "v1", "clusterpolicies", "ClusterPolicy", False, "policy engine (5.2, 5.7)",
        optional=True),
     _r("kyverno.io", "v1", "policies", "Policy", True, "policy engine (5.2, 5.7)", optional=True),
+    _r("kyverno.io", "v2,v2beta1,v2alpha1", "policyexceptions", "PolicyException", True,
+       "Kyverno policy exceptions: they take a rule away where they match (5.2)", optional=True),
 )
 
 # Needed besides the lists: the kubelet's live configuration through the API

@@ -14,11 +14,13 @@ from __future__ import annotations
 from collections.abc import Mapping as _MappingABC
 from typing import Any, Mapping
 
-from kaudit.model import KObject, OwnerRef, kind_key
+from kaudit.model import (CILIUM_CLUSTERWIDE_NETWORK_POLICY, CILIUM_NETWORK_POLICY, KObject, OwnerRef,
+                          kind_key)
 
 # kube-system ConfigMaps whose data checks parse (kube-proxy and kubelet config).
 CONFIGMAPS_WITH_DATA = ("kube-proxy", "kubelet-config", "kubeadm-config", "rke2-", "k3s-")
 _DROPPED_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
+_CILIUM_POLICY_KINDS = (CILIUM_NETWORK_POLICY, CILIUM_CLUSTERWIDE_NETWORK_POLICY)
 
 _CONTAINER_FIELDS = ("name", "image", "securityContext", "ports", "envFrom", "command", "args",
                      "volumeMounts", "restartPolicy")
@@ -109,8 +111,12 @@ def _trim_body(key: str, raw: Mapping[str, Any], meta: Mapping[str, Any]) -> dic
         return {}
     # Policy kinds (NetworkPolicy and the CNIs' own, ValidatingAdmissionPolicy,
     # Kyverno/Gatekeeper policies) and any unknown kind: keep the spec, which
-    # is what policies are made of; drop status.
-    return {"spec": spec} if spec else {}
+    # is what policies are made of; drop status. Cilium policies hold their
+    # rules in `spec` and/or a top-level `specs` list (cilium.io/v2 CRDs).
+    out: dict[str, Any] = {"spec": spec} if spec else {}
+    if key in _CILIUM_POLICY_KINDS and isinstance(raw.get("specs"), list):
+        out["specs"] = [r for r in raw["specs"] if isinstance(r, _MAP)]
+    return out
 
 
 def trim_pod_spec(spec: Mapping[str, Any]) -> dict[str, Any]:

@@ -48,6 +48,11 @@ MAX_MANUAL_SAMPLES = 5
 TOP_FAILURES = 10
 MATRIX_SECTIONS = ("1", "2", "3", "4")
 
+# Fill of each status in the stacked bars, as an SVG attribute: renderers that
+# do not apply the page's CSS to inline SVG (WeasyPrint) still colour them.
+BAR_COLOURS = {"FAIL": "#a3211a", "ERROR": "#c98a1e", "WARN": "#f0d264", "WAIVED": "#8fa3b8",
+               "SKIP": "#d8d8d8", "PASS": "#5fae74"}
+
 STATUS_LETTER = {Status.PASS: "P", Status.FAIL: "F", Status.ERROR: "E", Status.WARN: "W",
                  Status.SKIP: "S", Status.WAIVED: "V"}
 
@@ -76,7 +81,8 @@ def _environment() -> jinja2.Environment:
     env.filters["thousands"] = lambda n: f"{n:,}"
     env.globals.update(
         status_bar=status_bar, letters={s.value: STATUS_LETTER[s] for s in Status},
-        status_order=[s.value for s in STATUS_ORDER], max_evidence=MAX_EVIDENCE_PER_RESULT)
+        status_order=[s.value for s in STATUS_ORDER], max_evidence=MAX_EVIDENCE_PER_RESULT,
+        bar_colours=BAR_COLOURS)
     return env
 
 
@@ -111,6 +117,7 @@ class CheckView:
     rows_hidden: int
     pass_names: list[str]
     pass_hidden: int
+    pass_rows: list[Result]         # the PASS targets named, with their evidence (shown collapsed)
     statuses: str                   # "FAIL PASS" (for the filter script)
     waivers: list[Mapping[str, Any]]
     pass_rate: str = ""             # "12 of 14 targets pass (85.7%)"
@@ -205,11 +212,11 @@ def _group_label(r: Result) -> str:
     return ""
 
 
-def _check_view(results: list[Result]) -> CheckView:
+def _check_view(results: list[Result], max_rows: int = MAX_ROWS_PER_CHECK) -> CheckView:
     first = results[0]
     counts = Counter(r.status.value for r in results)
     not_passed = sorted((r for r in results if r.status is not Status.PASS), key=_row_sort_key)
-    shown = not_passed[:MAX_ROWS_PER_CHECK]
+    shown = not_passed[:max_rows]
     groups: list[RowGroup] = []
     for r in shown:
         label = _group_label(r)
@@ -230,6 +237,7 @@ def _check_view(results: list[Result]) -> CheckView:
         total=len(results), worst=worst, groups=groups,
         rows_hidden=len(not_passed) - len(shown),
         pass_names=[target_label(r.target) for r in passed[:MAX_PASS_NAMES]],
+        pass_rows=passed[:MAX_PASS_NAMES],
         pass_hidden=max(len(passed) - MAX_PASS_NAMES, 0),
         statuses=" ".join(s.value for s in STATUS_ORDER if counts.get(s.value)),
         waivers=list(waivers.values()),
@@ -314,11 +322,12 @@ def _waiver_list(report: Report, key: str) -> list[Mapping[str, Any]]:
 
 
 def build_view(report: Report, previous: Report | None = None,
-               section_titles: Mapping[str, str] | None = None) -> ReportView:
+               section_titles: Mapping[str, str] | None = None,
+               max_rows_per_check: int = MAX_ROWS_PER_CHECK) -> ReportView:
     by_check: dict[str, list[Result]] = defaultdict(list)
     for r in report.results:
         by_check[r.check].append(r)
-    checks = [_check_view(by_check[cid]) for cid in sorted(by_check, key=check_sort_key)]
+    checks = [_check_view(by_check[cid], max_rows_per_check) for cid in sorted(by_check, key=check_sort_key)]
 
     by_section: dict[str, list[CheckView]] = defaultdict(list)
     for c in checks:
@@ -398,9 +407,11 @@ class HtmlFormatter(Formatter):
     filename = "report.html"
 
     def __init__(self, previous: Report | None = None,
-                 section_titles: Mapping[str, str] | None = None) -> None:
+                 section_titles: Mapping[str, str] | None = None,
+                 report_json_sha256: str | None = None) -> None:
         self.previous = previous
         self.section_titles = section_titles
+        self.report_json_sha256 = report_json_sha256     # shown in the footer, when known
         self._env = _environment()
 
     def render(self, report: Report) -> bytes:
@@ -413,7 +424,7 @@ class HtmlFormatter(Formatter):
                "img-src data:; base-uri 'none'; form-action 'none'")
         view = build_view(report, self.previous, self.section_titles)
         html = self._env.get_template("report.html.j2").render(
-            v=view, r=report, scan=report.scan, csp=csp,
+            v=view, r=report, scan=report.scan, csp=csp, report_json_sha256=self.report_json_sha256,
             style=Markup(style), script=Markup(script),
         )
         return html.encode("utf-8")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import hashlib
 import os
 import shutil
 import tempfile
@@ -27,17 +28,20 @@ from kaudit.gcpause import paused_gc
 from kaudit.model import Report
 from kaudit.report import Formatter, stage_file
 from kaudit.report.html import HtmlFormatter
-from kaudit.report.integrity import write_sha256sums
+from kaudit.report.integrity import SIGNATURE_NAME, SUMS_NAME, sign_sha256sums, write_sha256sums
 from kaudit.report.json import JsonFormatter
 from kaudit.report.junit import JunitFormatter
 from kaudit.report.text import TextFormatter
 
-FORMATS = ("json", "html", "junit", "text")
+FORMATS = ("json", "html", "junit", "text", "pdf")
 DEFAULT_FORMATS = ("json", "html", "junit")
 
 
 def formatter_for(name: str, previous: Report | None = None,
-                  section_titles: Mapping[str, str] | None = None) -> Formatter:
+                  section_titles: Mapping[str, str] | None = None, pdf_edition: str = "findings") -> Formatter:
+    if name == "pdf":
+        from kaudit.report.pdf import PdfFormatter    # WeasyPrint loads only when a PDF is asked for
+        return PdfFormatter(previous=previous, section_titles=section_titles, edition=pdf_edition)
     if name == "json":
         return JsonFormatter()
     if name == "html":
@@ -52,13 +56,24 @@ def formatter_for(name: str, previous: Report | None = None,
 def write_reports(report: Report, output_dir: Path | str,
                   formats: Iterable[str] = DEFAULT_FORMATS,
                   previous: Report | None = None,
-                  section_titles: Mapping[str, str] | None = None) -> list[Path]:
-    """Render `formats` into `output_dir`; returns the files written, SHA256SUMS last."""
+                  section_titles: Mapping[str, str] | None = None,
+                  pdf_edition: str = "findings",
+                  report_json_sha256: str | None = None,
+                  sign_key=None) -> list[Path]:
+    """Render `formats` into `output_dir`; returns the files written, SHA256SUMS last.
+
+    report.json is rendered first, and its SHA-256 is shown in the HTML and
+    PDF written with it (`report_json_sha256` gives it when report.json is
+    not among the formats, as in `kaudit render` in place). SHA256SUMS covers
+    every report file in the directory; with `sign_key` (a paramiko PKey) it is
+    signed (SHA256SUMS.sig), and a signature it would no longer match is removed.
+    """
     output_dir = Path(output_dir)
     names = list(dict.fromkeys(formats))          # keep order, drop duplicates
     if not names:
         raise ValueError("no report format selected")
-    formatters = [formatter_for(n, previous, section_titles) for n in names]
+    names.sort(key=lambda n: n != "json")         # report.json first: its digest goes into the others
+    formatters = [formatter_for(n, previous, section_titles, pdf_edition) for n in names]
     # One format in memory at a time (at 150,000 pods report.json and junit.xml
     # are ~170 MB each): each is rendered into a hidden temporary file, and
     # only when every format rendered are they renamed into place.
@@ -68,7 +83,13 @@ def write_reports(report: Report, output_dir: Path | str,
         with paused_gc():      # rendering 150,000 results allocates millions of acyclic objects
             for f in formatters:
                 path = output_dir / f.filename
-                staged.append((path, stage_file(path, f.render(report))))
+                if hasattr(f, "report_json_sha256"):
+                    f.report_json_sha256 = report_json_sha256
+                data = f.render(report)
+                if f.name == "json":
+                    report_json_sha256 = hashlib.sha256(data).hexdigest()
+                staged.append((path, stage_file(path, data)))
+                del data
         for path, tmp in staged:
             os.replace(tmp, path)
     except BaseException:
@@ -84,22 +105,40 @@ def write_reports(report: Report, output_dir: Path | str,
                 pass
         raise
     written = [path for path, _ in staged]
-    written.append(write_sha256sums(output_dir, [p.name for p in written]))
+    written.append(write_sha256sums(output_dir, report_set_files(output_dir)))
+    if sign_key is not None:
+        written.append(sign_sha256sums(output_dir, sign_key))
+    else:
+        try:
+            (output_dir / SIGNATURE_NAME).unlink()     # it signed the SHA256SUMS just replaced
+        except FileNotFoundError:
+            pass
     return written
 
 
+# Every file a report set can hold, report.json first (SHA256SUMS order).
+REPORT_SET = ("report.json", "report.html", "junit.xml", "report.pdf", "report.txt")
+
+
+def report_set_files(directory: Path) -> list[str]:
+    """The report files present in `directory`: SHA256SUMS covers all of them,
+    also those a `kaudit render` in place did not rewrite."""
+    return [name for name in REPORT_SET if (directory / name).is_file()]
+
+
 # Names kaudit writes into a report directory; everything else in it is carried over.
-REPORT_NAMES = frozenset({"report.json", "report.html", "junit.xml", "report.txt", "SHA256SUMS"})
+REPORT_NAMES = frozenset(REPORT_SET) | {SUMS_NAME, SIGNATURE_NAME}
 _NEW, _OLD = "kaudit-new", "kaudit-old"
 
 
 def replace_report_dir(report: Report, output_dir: Path | str,
                        formats: Iterable[str] = DEFAULT_FORMATS,
                        previous: Report | None = None,
-                       section_titles: Mapping[str, str] | None = None) -> list[Path]:
+                       section_titles: Mapping[str, str] | None = None, **options) -> list[Path]:
     """Write `formats` as the new set of reports in `output_dir` (see the module
-    docstring). Returns the files written, SHA256SUMS last. On an error (disk
-    full, read-only, permission) the old set is left as it was."""
+    docstring; `options` go to write_reports). Returns the files written,
+    SHA256SUMS last. On an error (disk full, read-only, permission) the old set
+    is left as it was."""
     output_dir = Path(output_dir)
     parent = output_dir.parent
     parent.mkdir(parents=True, exist_ok=True)
@@ -116,7 +155,7 @@ def replace_report_dir(report: Report, output_dir: Path | str,
             os.umask(umask)
             os.chmod(staging, 0o777 & ~umask)
         written = write_reports(report, staging, formats=formats, previous=previous,
-                                section_titles=section_titles)
+                                section_titles=section_titles, **options)
         _fsync_dir(staging)
         _swap_into_place(staging, output_dir)
         _fsync_dir(parent)

@@ -85,6 +85,7 @@ COMPONENT_FLAG_DEFAULTS: dict[str, dict[str, DefaultValue]] = {
     # authorization, read-only port 0).
     "kubelet": {
         "anonymous-auth": "true",
+        "authentication-token-webhook": "false",
         "authorization-mode": "AlwaysAllow",
         "client-ca-file": None,
         "read-only-port": "10255",
@@ -107,11 +108,26 @@ COMPONENT_FLAG_DEFAULTS: dict[str, dict[str, DefaultValue]] = {
 }
 
 # KubeletConfiguration (kubelet.config.k8s.io/v1beta1) defaults, by field path.
+# Source: SetDefaults_KubeletConfiguration, pkg/kubelet/apis/config/v1beta1/defaults.go.
 KUBELET_CONFIG_DEFAULTS: dict[str, DefaultValue] = {
     "authentication.anonymous.enabled": "false",
     "authentication.webhook.enabled": "true",
     "authentication.x509.clientCAFile": None,
     "authorization.mode": "Webhook",
+    "authentication.webhook.cacheTTL": "2m0s",
+    "authorization.webhook.cacheAuthorizedTTL": "5m0s",
+    "authorization.webhook.cacheUnauthorizedTTL": "30s",
+    "address": "0.0.0.0",
+    "port": "10250",
+    "healthzBindAddress": "127.0.0.1",
+    "syncFrequency": "1m0s",
+    "fileCheckFrequency": "20s",
+    "httpCheckFrequency": "20s",
+    "nodeStatusUpdateFrequency": "10s",
+    "cgroupDriver": "cgroupfs",
+    "maxPods": "110",
+    "eventBurst": "100",
+    "registryBurst": "10",
     "readOnlyPort": "0",
     "streamingConnectionIdleTimeout": "4h0m0s",
     "makeIPTablesUtilChains": "true",
@@ -125,6 +141,18 @@ KUBELET_CONFIG_DEFAULTS: dict[str, DefaultValue] = {
     "tlsCipherSuites": None,
     "staticPodPath": None,
 }
+
+# Fields SetDefaults_KubeletConfiguration (pkg/kubelet/apis/config/v1beta1/
+# defaults.go) defaults when the config file gives their zero value ("", 0,
+# 0s), not only when absent: `if obj.X == zeroDuration` / `== ""` / `== 0`.
+# Pointer fields (anonymous.enabled, eventRecordQPS, makeIPTablesUtilChains,
+# seccompDefault, ...) are defaulted only when absent: their zero stays.
+KUBELET_CONFIG_ZERO_DEFAULTED = frozenset({
+    "streamingConnectionIdleTimeout", "authorization.mode", "authentication.webhook.cacheTTL",
+    "authorization.webhook.cacheAuthorizedTTL", "authorization.webhook.cacheUnauthorizedTTL",
+    "address", "port", "healthzBindAddress", "syncFrequency", "fileCheckFrequency", "httpCheckFrequency",
+    "nodeStatusUpdateFrequency", "cgroupDriver", "maxPods", "eventBurst", "registryBurst",
+})
 
 # KubeProxyConfiguration (kubeproxy.config.k8s.io/v1alpha1) defaults.
 KUBE_PROXY_CONFIG_DEFAULTS: dict[str, DefaultValue] = {

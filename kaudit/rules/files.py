@@ -20,19 +20,19 @@ from typing import Any, Iterable, Iterator, Mapping
 from kaudit import components as comp
 from kaudit.catalog import Check
 from kaudit.model import CLUSTER, Evidence, Facts, FileInfo, Finding, NodeFacts, Status, Target
-from kaudit.rules.flags import ComponentInstance, component_instances, no_instance_finding
-from kaudit.rules.kubelet import KubeletView, effective_setting, kube_proxy_views, kubelet_views
+from kaudit.rules.flags import ComponentInstance, component_instances, effective_flag, no_instance_finding
+from kaudit.rules.effective.kube_proxy import ProxyView, kube_proxy_views
+from kaudit.rules.effective.kubelet import KubeletView, effective_setting, kubelet_views
+from kaudit.rules.effective.values import UNKNOWN, get_path
 from kaudit.rules.predicates import Context
 
 DEFAULT_MANIFEST_DIR = "/etc/kubernetes/manifests"
-KUBELET_UNIT_PATHS = (
-    "/etc/systemd/system/kubelet.service.d/10-kubeadm.conf",
-    "/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf",
-    "/lib/systemd/system/kubelet.service",
-    "/etc/systemd/system/kubelet.service",
-    "/usr/lib/systemd/system/kubelet.service",
-)
-KUBELET_UNIT_DIRS = ("/etc/systemd/system/kubelet.service.d", "/usr/lib/systemd/system/kubelet.service.d")
+# systemd reads drop-ins for kubelet.service from kubelet.service.d in each
+# unit directory (systemd.unit(5)); kubeadm's packages install 10-kubeadm.conf
+# in /usr/lib/systemd/system/kubelet.service.d (pkgs.k8s.io, before them
+# /etc/systemd/system/kubelet.service.d). Same list in collect.sh.
+KUBELET_UNIT_DIRS = ("/etc/systemd/system/kubelet.service.d", "/run/systemd/system/kubelet.service.d",
+                     "/usr/lib/systemd/system/kubelet.service.d", "/lib/systemd/system/kubelet.service.d")
 
 
 def mode_within(mode: int, allowed: int) -> bool:
@@ -65,6 +65,7 @@ class FileTarget:
     trees: list[tuple[str, str]]     # (directory, pattern)
     errors: list[str]
     skip_reason: str | None = None   # the component uses no such file
+    files_only: bool = False         # trees: judge regular files only (CIS: `find DIR -type f`)
 
 
 def evaluate_file_rule(check: Check, rule: Mapping[str, Any], facts: Facts, ctx: Context) -> Iterator[Finding]:
@@ -115,13 +116,20 @@ def _judge(t: FileTarget, rule: Mapping[str, Any], applies_to: str) -> Finding:
     for directory, pattern in t.trees:
         dir_info = t.nf.file(directory)
         members = [f for f in t.nf.files_under(directory) if fnmatch.fnmatch(posixpath.basename(f.path), pattern)]
+        if t.files_only:   # a member that could not be stat'ed has no type: it stays, as an error
+            members = [f for f in members if f.type == "file" or f.error]
+        errors.extend(f"listing of {d} incomplete: {why}" for d, why in t.nf.listing_errors_under(directory))
         if rule.get("include_dirs") and dir_info is not None and dir_info.exists:
             members.insert(0, dir_info)
         if dir_info is not None and not dir_info.exists:
             absent.append(f"{directory}/{pattern}")
             continue
-        if dir_info is None and not members:
-            errors.append(f"{directory} was not collected from the node")
+        if dir_info is None:
+            # never walked: whatever files are known below it are not its listing
+            errors.append(f"{directory} was not listed on the node")
+            continue
+        if dir_info.error:
+            errors.append(f"{directory}: {dir_info.error}")
             continue
         if not members:
             absent.append(f"{directory}/{pattern} (no matching file)")
@@ -155,13 +163,16 @@ def _judge(t: FileTarget, rule: Mapping[str, Any], applies_to: str) -> Finding:
     if len(infos) > 12:
         evidence.append(Evidence("files checked", str(len(infos)), where,
                                  note="only files that fail are listed individually"))
-    if errors:
-        return Finding(Status.ERROR, t.target, f"could not check: {'; '.join(errors[:5])}"
-                       + (f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""), tuple(evidence))
+    unchecked = (f"could not check: {'; '.join(errors[:5])}"
+                 + (f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""))
     if failures:
+        # A file that could not be checked never hides one that fails.
         listed = ", ".join(failures[:5]) + (f" and {len(failures) - 5} more" if len(failures) > 5 else "")
-        return Finding(Status.FAIL, t.target, f"{len(failures)} of {checked} file(s) not compliant: {listed}",
-                       tuple(evidence))
+        evidence.extend(Evidence("could not check", e, where) for e in errors[:5])
+        return Finding(Status.FAIL, t.target, f"{len(failures)} of {checked} file(s) not compliant: {listed}"
+                       + (f"; also {unchecked}" if errors else ""), tuple(evidence))
+    if errors:
+        return Finding(Status.ERROR, t.target, unchecked, tuple(evidence))
     if not checked and t.skip_reason:
         return Finding(Status.SKIP, t.target, f"not applicable: {t.skip_reason}", tuple(evidence))
     if not checked:
@@ -187,18 +198,23 @@ def _targets(applies_to: str, spec: Mapping[str, Any], facts: Facts, ctx: Contex
         for view in kubelet_views(facts, ctx):
             nf = view.node_facts or facts.node(view.node)
             t = FileTarget(view.node, view.target, nf, [], [], [])
-            if nf is not None and not nf.unreachable and view.flags is None:
+            if nf is not None and not nf.unreachable and view.flags is None and not view.uninspected:
                 continue   # inspected, but no kubelet runs there
             if view.flags is not None:
                 _kubelet_paths(t, view, spec, minor)
+            elif view.uninspected:
+                t.errors.append(view.uninspected)
             yield t
         return
     if applies_to == comp.PROXY:
         for view in kube_proxy_views(facts, ctx):
             if view.target.kind != "Node":
                 continue
-            t = FileTarget(view.node, view.target, view.node_facts, [], [], [])
-            _proxy_paths(t, view, spec)
+            t = FileTarget(view.node, view.target, view.node_facts or facts.node(view.node), [], [], [])
+            if view.flags is not None:
+                _proxy_paths(t, view, spec)
+            else:
+                t.errors.extend(view.errors)
             yield t
         return
     seen_nodes: set[str] = set()
@@ -213,21 +229,27 @@ def _targets(applies_to: str, spec: Mapping[str, Any], facts: Facts, ctx: Contex
         yield t
 
 
-def _manifest_dir(nf: NodeFacts, facts: Facts, ctx: Context) -> tuple[str, str]:
+def _manifest_dir(nf: NodeFacts, facts: Facts, ctx: Context) -> tuple[str, str, str | None]:
+    """(directory, how it was chosen, why it is unknown) of the node's static pods."""
     for view in kubelet_views(facts, ctx):
         if view.node == nf.name and view.flags is not None:
             s = effective_setting(view, {"flag": "pod-manifest-path", "config": "staticPodPath"},
                                   facts.cluster.identity.minor())
+            if s.origin == UNKNOWN:
+                return DEFAULT_MANIFEST_DIR, "default static pod directory", \
+                    f"the kubelet's staticPodPath could not be determined: {s.note}"
             if s.value:
-                return s.value.rstrip("/"), f"the kubelet's staticPodPath ({s.source})"
-    return DEFAULT_MANIFEST_DIR, "default static pod directory"
+                return s.value.rstrip("/"), f"the kubelet's staticPodPath ({s.source})", None
+    return DEFAULT_MANIFEST_DIR, "default static pod directory", None
 
 
 def _component_paths(t: FileTarget, inst: ComponentInstance, nf: NodeFacts, spec: Mapping[str, Any],
                      facts: Facts, ctx: Context) -> None:
     if "static_pod" in spec:
         name = spec["static_pod"]
-        directory, how = _manifest_dir(nf, facts, ctx)
+        directory, how, unknown = _manifest_dir(nf, facts, ctx)
+        if unknown:
+            t.errors.append(unknown)
         candidates = [f.path for f in nf.files_under(directory)
                       if posixpath.basename(f.path).startswith(name) and posixpath.dirname(f.path) == directory]
         if candidates:
@@ -240,22 +262,26 @@ def _component_paths(t: FileTarget, inst: ComponentInstance, nf: NodeFacts, spec
         if spec.get("component") and spec["component"] != inst.component:
             others = [i for i in component_instances(facts, spec["component"], ctx) if i.node == inst.node]
             src = others[0] if others else None
-        value = src.flags.get(spec["flag"]) if src is not None else None
+        value, how = None, ""
+        if src is not None:
+            fv = effective_flag(src, spec["flag"], facts.cluster.identity.minor())
+            if fv.origin == "unknown":
+                t.errors.append(fv.note or f"--{spec['flag']} of {src.source} could not be resolved")
+                return
+            if fv.origin in ("config file", "config default") and not fv.value:
+                t.skip_reason = f"{src.component} names no such file ({fv.name}: {fv.note})"
+                return
+            if fv.origin in ("flag", "env", "config file"):
+                value = fv.value
+                how = f"--{spec['flag']} of {src.source}" if fv.origin == "flag" else f"{fv.name} ({src.source})"
         if value and spec.get("dirname"):
             value = posixpath.dirname(value)
-        if value:
-            how = f"--{spec['flag']} of {src.source}"
-        else:
+        if not value:
             value, how = spec.get("default"), f"default path (--{spec['flag']} not set)"
         if value and spec.get("pattern"):
             t.trees.append((value.rstrip("/"), spec["pattern"]))
         elif value:
             t.paths.append((value, how))
-        return
-    if "env_flag" in spec:   # etcd: flag or ETCD_* environment
-        value = inst.flags.get(spec["env_flag"]) or (inst.env or {}).get(spec.get("env", ""))
-        t.paths.append((value, f"--{spec['env_flag']} of {inst.source}") if value
-                       else (spec["default"], f"default (--{spec['env_flag']} not set)"))
         return
     if "paths" in spec:
         t.paths.extend((p, "CIS default path") for p in spec["paths"])
@@ -280,44 +306,63 @@ def _kubelet_paths(t: FileTarget, view: KubeletView, spec: Mapping[str, Any], mi
         return
     if which == "client_ca":
         s = effective_setting(view, {"flag": "client-ca-file", "config": "authentication.x509.clientCAFile"}, minor)
-        if s.value:
+        if s.origin == UNKNOWN:
+            t.errors.append(f"the kubelet's client CA file could not be determined: {s.note}")
+        elif s.value:
             t.paths.append((s.value, f"client CA of the kubelet ({s.source})"))
         else:
             t.skip_reason = "the kubelet has no client CA file configured (4.2.3 reports that)"
         return
     if which == "unit":
-        found = False
+        # CIS 4.1.1/4.1.2 audit the kubelet service drop-ins (10-kubeadm.conf
+        # and the others), which carry the kubelet's flags; the packaged
+        # kubelet.service unit is not what they judge.
+        if all(nf.file(d) is None for d in KUBELET_UNIT_DIRS):
+            t.errors.append(f"none of {', '.join(KUBELET_UNIT_DIRS)} was collected from the node")
+            return
         for directory in KUBELET_UNIT_DIRS:
+            listing = nf.file(directory)
+            if listing is None:
+                continue   # collectors before 0.x recorded only the directories that exist
+            if listing.error:
+                t.errors.append(f"{directory}: {listing.error}")
+                continue
+            unlisted = nf.listing_error(directory)
+            if unlisted:
+                t.errors.append(unlisted)
+                continue
             for fi in nf.files_under(directory):
-                if fi.exists and fi.path.endswith(".conf"):
+                if fi.path.endswith(".conf") and posixpath.dirname(fi.path) == directory:
                     t.paths.append((fi.path, "kubelet systemd drop-in"))
-                    found = True
-        for path in KUBELET_UNIT_PATHS:
-            fi = nf.file(path)
-            if fi is not None and fi.exists and all(p != path for p, _ in t.paths):
-                t.paths.append((path, "kubelet systemd unit"))
-                found = True
-        if not found:
-            t.paths.append((KUBELET_UNIT_PATHS[0], "CIS default path"))
+        if not t.paths and not t.errors:
+            t.skip_reason = "no kubelet.service drop-in (kubelet.service.d/*.conf) on this node"
         return
     if which == "cni":
+        # CIS audits the files (`find ... -type f`); host-local IPAM keeps one
+        # directory per network (0755 by design) below /var/lib/cni/networks.
         directory = view.flags.get("cni-conf-dir") or "/etc/cni/net.d"
         t.trees.append((directory.rstrip("/"), "*"))
         t.trees.append(("/var/lib/cni/networks", "*"))
+        t.files_only = True
         return
     raise ValueError(f"unknown kubelet path spec {which!r}")
 
 
-def _proxy_paths(t: FileTarget, view: KubeletView, spec: Mapping[str, Any]) -> None:
+def _proxy_paths(t: FileTarget, view: ProxyView, spec: Mapping[str, Any]) -> None:
     assert view.flags is not None
-    value = view.flags.get("kubeconfig")
-    if value:
-        t.paths.append((value, f"--kubeconfig of {view.process_source}"))
-        return
-    if view.config is not None:
-        from kaudit.rules.kubelet import get_path
+    if view.config_path:
+        # With --config, kube-proxy ignores --kubeconfig: the file's
+        # clientConnection.kubeconfig is the one it uses.
+        if view.config is None:
+            t.errors.append(f"kube-proxy's kubeconfig is named in its --config file: {view.config_error}")
+            return
         found, raw = get_path(view.config, "clientConnection.kubeconfig")
         if found and raw:
-            t.paths.append((str(raw), f"clientConnection.kubeconfig of {view.config_path}"))
+            t.paths.append((str(raw), f"clientConnection.kubeconfig of {view.config_source or view.config_path}"))
+            return
+    else:
+        value = view.flags.get("kubeconfig")
+        if value:
+            t.paths.append((value, f"--kubeconfig of {view.process_source}"))
             return
     t.paths.append((spec.get("default", "/etc/kubernetes/proxy.conf"), "CIS default path"))

@@ -261,38 +261,35 @@ def no_instance_finding(facts: Facts, component: str) -> Finding:
 class FlagValue:
     name: str               # "--profiling", "ETCD_CERT_FILE", "feature gate X", "admission plugins"
     value: str | None
-    origin: str             # "flag" | "env" | "default" | "unset" | "config file" | "unknown"
+    origin: str             # "flag" | "env" | "default" | "unset" | "config file" | "config default" | "unknown"
     note: str | None = None
 
     def shown(self) -> str | None:
         return self.value
 
 
-def effective_flag(inst: ComponentInstance, flag: str, minor: int | None, env: str | None = None) -> FlagValue:
+def effective_flag(inst: ComponentInstance, flag: str, minor: int | None) -> FlagValue:
+    """The value a component really uses for `flag`: its resolver decides
+    where a config file takes over (kaudit.rules.effective), else the flag,
+    then Kubernetes' default."""
+    # local import: the resolvers build on FlagValue and ComponentInstance
+    from kaudit.rules.effective import apiserver, etcd, scheduler
+    if inst.component == comp.ETCD:
+        return etcd.effective_etcd_flag(inst, flag, minor)
+    if inst.component == comp.APISERVER:
+        resolved = apiserver.effective_apiserver_flag(inst, flag, minor)
+        if resolved is not None:
+            return resolved
+    if inst.component == comp.SCHEDULER:
+        resolved = scheduler.effective_scheduler_flag(inst, flag, minor)
+        if resolved is not None:
+            return resolved
     if inst.flags.has(flag):
         return FlagValue(f"--{flag}", inst.flags.get(flag), "flag")
-    if env and inst.env and env in inst.env:
-        return FlagValue(env, inst.env[env], "env")
-    if flag == "authorization-mode" and inst.component == comp.APISERVER and inst.flags.get("authorization-config"):
-        return _authorizers_from_config(inst, inst.flags.get("authorization-config") or "")
     known, value = defaults.flag_default(inst.component, flag, minor)
     if known and value is not None:
         return FlagValue(f"--{flag}", value, "default")
     return FlagValue(f"--{flag}", None, "unset")
-
-
-def _authorizers_from_config(inst: ComponentInstance, path: str) -> FlagValue:
-    """With --authorization-config (structured authorization, 1.29+) the
-    authorizer chain is in that file and --authorization-mode's default does
-    not apply: the chain's types stand in for the mode list."""
-    from kaudit.rules.nodefiles import node_yaml
-    doc, why = node_yaml(inst.node_facts, path, inst.node, mapping=True)
-    if why or doc is None:
-        return FlagValue("--authorization-config", None, "unknown",
-                         f"the authorizers are in {path}, which could not be read: {why}")
-    types = [str(a.get("type")) for a in doc.get("authorizers") or () if isinstance(a, dict) and a.get("type")]
-    return FlagValue(f"authorizers in {path}", ",".join(types), "config file",
-                     "--authorization-config replaces --authorization-mode")
 
 
 def effective_admission_plugins(inst: ComponentInstance, minor: int | None) -> tuple[set[str], str]:
@@ -440,15 +437,17 @@ def _test_instance(test: Mapping[str, Any], inst: ComponentInstance, minor: int 
         return compare(op, seen, expected), [Evidence(
             f"feature gate {gate}", seen, inst.source, expected=expectation(op, expected), note=note)]
     flag = test["flag"]
-    fv = effective_flag(inst, flag, minor, env=test.get("env"))
+    fv = effective_flag(inst, flag, minor)
     ok: bool | None = None if fv.origin == "unknown" else compare(op, fv.value, expected)
     note = fv.note
-    if fv.origin == "default":
+    if fv.origin == "default" and not note:
         note = "flag absent: Kubernetes default applies"
-    elif fv.origin == "unset":
+    elif fv.origin == "unset" and not note:
         note = "flag absent (no default)"
     elif fv.origin == "env":
         note = "from the process environment"
+    elif fv.origin == "flag" and not note:
+        note = "set on the command line"
     return ok, [Evidence(fv.name, fv.value, inst.source, expected=expectation(op, expected), note=note)]
 
 

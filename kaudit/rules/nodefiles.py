@@ -13,8 +13,15 @@ from kaudit import yamlsafe
 from kaudit.model import NodeFacts
 
 
+# A component config file is a few KiB; the node collector sends at most 256
+# KiB. Saved facts are not bounded by the collector, so the parse is.
+MAX_YAML_CHARS = 1 << 20
+
+
 def parse_yaml(text: str, path: str) -> tuple[Any, str | None]:
     """(document, None) or (None, why it is not valid YAML)."""
+    if len(text) > MAX_YAML_CHARS:
+        return None, f"{path} is too large to be a configuration file ({len(text)} characters)"
     try:
         return yamlsafe.load(text), None
     except yamlsafe.YAMLError as exc:

@@ -88,7 +88,7 @@ def test_checks_json_lists_the_catalog():
 @pytest.mark.parametrize("args,needle", [
     (("scan", "--demo", "--benchmark", "cis-0.1"), "cis-1.12"),
     (("scan", "--manifests", "/nonexistent/dump.yaml"), "no such file"),
-    (("scan", "--demo", "--format", "pdf"), "unknown format"),
+    (("scan", "--demo", "--format", "docx"), "unknown format"),
     (("scan", "--demo", "--checks", "9.9"), "unknown check"),
     (("render", "/nonexistent/report.json"), "cannot read report"),
 ])

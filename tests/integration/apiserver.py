@@ -109,7 +109,8 @@ ADDON_TYPES: dict[str, tuple[ResourceType, ...]] = {
     "calico": (_t("crd.projectcalico.org", "v1", "networkpolicies", "NetworkPolicy", True, True),
                _t("crd.projectcalico.org", "v1", "globalnetworkpolicies", "GlobalNetworkPolicy", False, True)),
     "kyverno": (_t("kyverno.io", "v1", "clusterpolicies", "ClusterPolicy", False, True),
-                _t("kyverno.io", "v1", "policies", "Policy", True, True)),
+                _t("kyverno.io", "v1", "policies", "Policy", True, True),
+                _t("kyverno.io", "v2", "policyexceptions", "PolicyException", True, True)),
     "gatekeeper": (_t("templates.gatekeeper.sh", "v1", "constrainttemplates", "ConstraintTemplate", False, True),),
 }
 

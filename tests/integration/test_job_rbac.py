@@ -63,12 +63,21 @@ def every_addon_cluster() -> list[dict[str, Any]]:
     add("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy", "vap", spec={})
     add("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding", "vapb", spec={})
     add("cilium.io/v2", "CiliumNetworkPolicy", "c", "app", spec={})
-    add("cilium.io/v2", "CiliumClusterwideNetworkPolicy", "cc", spec={})
+    # Cluster-wide policies scoped to `app`: an empty one would select every pod of every
+    # namespace, and a namespace one readable policy covers needs no other (5.3.2).
+    add("cilium.io/v2", "CiliumClusterwideNetworkPolicy", "cc",
+        spec={"endpointSelector": {"matchLabels": {"k8s:io.kubernetes.pod.namespace": "app"}}})
     add("crd.projectcalico.org/v1", "NetworkPolicy", "p", "app", spec={})
-    add("crd.projectcalico.org/v1", "GlobalNetworkPolicy", "g", spec={})
+    add("crd.projectcalico.org/v1", "GlobalNetworkPolicy", "g", spec={"namespaceSelector": "projectcalico.org/name == 'app'"})
     add("projectcalico.org/v3", "NetworkPolicy", "p3", "app", spec={})
-    add("projectcalico.org/v3", "GlobalNetworkPolicy", "g3", spec={})
-    add("kyverno.io/v1", "ClusterPolicy", "k", spec={})
+    add("projectcalico.org/v3", "GlobalNetworkPolicy", "g3", spec={"namespaceSelector": "projectcalico.org/name == 'app'"})
+    # Enforcing in kube-system (no Pod Security label there), so its PolicyExceptions matter.
+    add("kyverno.io/v1", "ClusterPolicy", "k", spec={"validationFailureAction": "Enforce", "rules": [
+        {"name": "privileged", "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
+         "validate": {"pattern": {"spec": {"containers": [{"=(securityContext)": {"=(privileged)": "false"}}]}}}}]})
+    add("kyverno.io/v2", "PolicyException", "e", "kube-system", spec={
+        "exceptions": [{"policyName": "k", "ruleNames": ["other"]}],
+        "match": {"any": [{"resources": {"kinds": ["Pod"], "namespaces": ["kube-system"]}}]}})
     add("kyverno.io/v1", "Policy", "kp", "app", spec={})
     add("templates.gatekeeper.sh/v1", "ConstraintTemplate", "t", spec={})
     # kubeadm's kube-proxy: its settings (4.3.1) come from the kube-proxy ConfigMap.

@@ -94,6 +94,16 @@ def make_namespace(name: str, enforce: str | None = None, **labels: str) -> dict
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(name, labels=lab), "status": {"phase": "Active"}}
 
 
+def populated(*namespaces: dict) -> list[dict]:
+    """Namespace objects, each running one hardened Deployment: 5.2.x judges
+    namespaces that have user workloads."""
+    out: list[dict] = []
+    for ns in namespaces:
+        out.append(ns)
+        out.extend(make_deployment_with_pods("app", ns["metadata"]["name"], pod_spec(container()), replicas=1))
+    return out
+
+
 def make_sa(name: str, namespace: str, automount: bool | None = None) -> dict:
     sa = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta(name, namespace)}
     if automount is not None:

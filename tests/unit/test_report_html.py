@@ -24,7 +24,7 @@ TEMPLATE_TAGS = {
 TEMPLATE_ATTRS = {
     "lang", "charset", "http-equiv", "content", "name", "class", "id", "href", "role", "aria-label",
     "viewbox", "preserveaspectratio", "x", "y", "width", "height", "open", "hidden", "colspan",
-    "title", "type", "data-status", "data-statuses", "checked", "placeholder", "aria-live",
+    "title", "type", "data-status", "data-statuses", "checked", "placeholder", "aria-live", "fill",
 }
 
 
@@ -261,3 +261,14 @@ def test_report_of_a_2000_pod_cluster_stays_under_2_mb():
 def test_render_is_deterministic():
     rep = synthetic_report(pods=300)
     assert render(rep) == render(rep)
+
+
+def test_passing_targets_show_the_evidence_of_why_they_passed_collapsed():
+    ev = (Evidence("--anonymous-auth", "false", "process kube-apiserver (pid 8) on cp-1", expected="false"),)
+    html = render(report([result("1.2.1", Status.PASS, Target("Node", "cp-1", node="cp-1"), evidence=ev,
+                                 message="--anonymous-auth is false")])).decode()
+    passed = html[html.index('<details class="passed">'):]
+    passed = passed[:passed.index("</details>\n</div>")]
+    assert "with the evidence of why" in passed
+    assert "process kube-apiserver (pid 8) on cp-1" in passed and "--anonymous-auth is false" in passed
+    assert '<details class="passed" open' not in html          # collapsed: PASS is not the news

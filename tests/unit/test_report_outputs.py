@@ -69,6 +69,6 @@ def test_json_round_trip_rerenders_identically(tmp_path):
 
 
 def test_unknown_format_is_rejected_before_writing(tmp_path):
-    with pytest.raises(ValueError, match="unknown report format 'pdf'"):
-        write_reports(report([result()]), tmp_path / "x", formats=("json", "pdf"))
+    with pytest.raises(ValueError, match="unknown report format 'docx'"):
+        write_reports(report([result()]), tmp_path / "x", formats=("json", "docx"))
     assert not (tmp_path / "x").exists()

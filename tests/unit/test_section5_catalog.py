@@ -9,7 +9,7 @@ import yaml
 from kaudit.catalog import _parse_check
 from kaudit.rules.predicates import registered
 from tests.unit.section5_helpers import (CHECKS_FILE, facts_of, make_deployment_with_pods, make_namespace, make_pod,
-                                         make_sa, run, statuses)
+                                         make_sa, populated, run, statuses)
 
 TSV = Path(__file__).resolve().parents[3] / "shared" / "reference" / "cis-1.12-recommendations.tsv"
 
@@ -80,8 +80,8 @@ def test_psa_cluster_default_from_admission_configuration():
         "nodeName": "cp-1"},
         owners=[{"apiVersion": "v1", "kind": "Node", "name": "cp-1", "uid": "n", "controller": True}],
         labels={"component": "kube-apiserver"}, node="cp-1")
-    facts = facts_of(make_namespace("shop"), make_namespace("kube-system"), make_namespace("legacy", "privileged"),
-                     apiserver)
+    facts = facts_of(populated(make_namespace("shop"), make_namespace("kube-system"),
+                               make_namespace("legacy", "privileged")), apiserver)
     facts.nodes.append(NodeFacts(name="cp-1", contents={"/etc/kubernetes/adm.yaml": """
 apiVersion: apiserver.config.k8s.io/v1
 kind: AdmissionConfiguration

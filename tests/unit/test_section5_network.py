@@ -54,9 +54,9 @@ def test_namespace_coverage_with_kubernetes_policies():
     )
     st = statuses(run("5.3.2", facts))
     assert st[("Namespace", None, "shop")] == "PASS"
-    assert st[("Namespace", None, "payments")] == "FAIL"            # no egress
+    assert st[("Namespace", None, "payments")] == "PASS"            # a policy, ingress only (said in the message)
     assert st[("Namespace", None, "monitoring")] == "FAIL"
-    assert ("Namespace", None, "kube-system") not in st             # system namespace excluded
+    assert st[("Namespace", None, "kube-system")] == "FAIL"         # CIS: every namespace, system ones included
 
 
 def test_egress_inferred_from_rules_when_policy_types_absent():
@@ -81,7 +81,7 @@ def test_cilium_and_calico_kinds_count():
     assert st[("Namespace", None, "shop")] == "PASS"
     assert st[("Namespace", None, "payments")] == "PASS"
     assert st[("Namespace", None, "tenant-a")] == "PASS"
-    assert st[("Namespace", None, "ops")] == "FAIL"                 # ingress only
+    assert st[("Namespace", None, "ops")] == "PASS"                 # Calico v3 policy, ingress only
     assert st[("Namespace", None, "other")] == "FAIL"
 
 

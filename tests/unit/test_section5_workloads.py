@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tests.unit.section5_helpers import (container, facts_of, make_deployment_with_pods, make_namespace,
-                                         make_pod, make_workload, owner, pod_spec, run, statuses)
+                                         make_pod, make_workload, owner, pod_spec, populated, run, statuses)
 
 HARDENED = pod_spec(container())
 
@@ -99,7 +99,7 @@ def test_namespace_admission_by_pod_security_label(labels, check_id, expected):
     ns = make_namespace("shop", labels.get("enforce"))
     if "audit" in labels:
         ns["metadata"]["labels"]["pod-security.kubernetes.io/audit"] = labels["audit"]
-    st = statuses(run(check_id, facts_of(ns)))
+    st = statuses(run(check_id, facts_of(populated(ns))))
     assert st[("Namespace", None, "shop")] == expected
 
 
@@ -126,13 +126,13 @@ def test_kyverno_enforce_policies_count_and_audit_does_not():
         "exclude": [{"controlName": "Seccomp", "images": ["*"]}]}}, exclude_ns=["kube-system"])])
     audit_only = _kyverno("host-ns-audit", [_pod_rule("host-namespaces", {
         "pattern": {"spec": {"=(hostPID)": "false"}}})], action="Audit")
-    facts = facts_of(make_namespace("shop"), make_namespace("kube-system"), privileged, pss, audit_only)
+    facts = facts_of(populated(make_namespace("shop"), make_namespace("kube-system")), privileged, pss, audit_only)
     assert statuses(run("5.2.2", facts))[("Namespace", None, "kube-system")] == "PASS"   # ClusterPolicy reaches all
     assert statuses(run("5.2.6", facts))[("Namespace", None, "shop")] == "PASS"          # podSecurity restricted
     assert statuses(run("5.2.6", facts))[("Namespace", None, "kube-system")] == "FAIL"   # excluded namespace
     assert statuses(run("5.6.2", facts)) .get(("Namespace", None, "shop")) is None        # 5.6.2 is workload-only
     assert statuses(run("5.2.1", facts))[("Cluster", None, "cluster")] == "PASS"
-    only_audit = facts_of(make_namespace("shop"), audit_only)
+    only_audit = facts_of(populated(make_namespace("shop")), audit_only)
     assert statuses(run("5.2.3", only_audit))[("Namespace", None, "shop")] == "FAIL"
     assert statuses(run("5.2.1", only_audit))[("Cluster", None, "cluster")] == "FAIL"
 
@@ -148,7 +148,7 @@ def test_gatekeeper_constraints_deny_and_dryrun():
             spec["match"]["excludedNamespaces"] = excluded
         return {"apiVersion": "constraints.gatekeeper.sh/v1beta1", "kind": kind, "metadata": {"name": name},
                 "spec": spec}
-    facts = facts_of(make_namespace("shop"), make_namespace("kube-system"),
+    facts = facts_of(populated(make_namespace("shop"), make_namespace("kube-system")),
                      constraint("K8sPSPPrivilegedContainer", "no-privileged", excluded=["kube-*"]),
                      constraint("K8sPSPHostNamespace", "no-host-ns", action="dryrun"),
                      constraint("K8sPSPCapabilities", "drop-all", params={"requiredDropCapabilities": ["ALL"]}))
@@ -168,11 +168,11 @@ def test_validating_admission_policy_with_deny_binding():
                "metadata": {"name": "no-host-path-tenants"},
                "spec": {"policyName": "no-host-path", "validationActions": ["Deny"],
                         "matchResources": {"namespaceSelector": {"matchLabels": {"tenant": "true"}}}}}
-    facts = facts_of(make_namespace("shop", tenant="true"), make_namespace("ops"), vap, binding)
+    facts = facts_of(populated(make_namespace("shop", tenant="true"), make_namespace("ops")), vap, binding)
     st = statuses(run("5.2.11", facts))
     assert st[("Namespace", None, "shop")] == "PASS" and st[("Namespace", None, "ops")] == "FAIL"
     warn_binding = dict(binding, spec=dict(binding["spec"], validationActions=["Warn", "Audit"]))
-    assert statuses(run("5.2.11", facts_of(make_namespace("shop", tenant="true"), vap, warn_binding)))[
+    assert statuses(run("5.2.11", facts_of(populated(make_namespace("shop", tenant="true")), vap, warn_binding)))[
         ("Namespace", None, "shop")] == "FAIL"
 
 
@@ -222,5 +222,5 @@ def test_unavailable_pods_are_an_error_and_no_pass_summary():
 
 
 def test_policy_kinds_unreadable_turn_namespace_fail_into_error():
-    facts = facts_of(make_namespace("shop"), unavailable={"ClusterPolicy.kyverno.io": "forbidden"})
+    facts = facts_of(populated(make_namespace("shop")), unavailable={"ClusterPolicy.kyverno.io": "forbidden"})
     assert statuses(run("5.2.2", facts))[("Namespace", None, "shop")] == "ERROR"

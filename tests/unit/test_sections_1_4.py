@@ -178,7 +178,7 @@ FILE_FAILURES = [
     ("1.1.20", "cp-1", "/etc/kubernetes/pki/apiserver.crt", {"mode": 0o666}),
     ("1.1.21", "cp-1", "/etc/kubernetes/pki/sa.key", {"mode": 0o640}),
     ("4.1.1", "worker-1", "/etc/systemd/system/kubelet.service.d/10-kubeadm.conf", {"mode": 0o644}),
-    ("4.1.2", "worker-1", "/lib/systemd/system/kubelet.service", {"user": "admin", "uid": 1000}),
+    ("4.1.2", "worker-1", "/etc/systemd/system/kubelet.service.d/10-kubeadm.conf", {"user": "admin", "uid": 1000}),
     ("4.1.5", "worker-1", "/etc/kubernetes/kubelet.conf", {"mode": 0o644}),
     ("4.1.6", "worker-1", "/etc/kubernetes/kubelet.conf", {"group": "kube", "gid": 1000}),
     ("4.1.7", "worker-1", "/etc/kubernetes/pki/ca.crt", {"mode": 0o664}),
@@ -230,7 +230,11 @@ def test_unreachable_node_is_error_on_its_file_checks():
 
 
 def test_proxy_kubeconfig_absent_is_skip_not_pass():
-    results = evaluate_check(CATALOG.by_id("4.1.3"), _file_facts())
+    # kubeadm's ConfigMap names /var/lib/kube-proxy/kubeconfig.conf, mounted in the pod, not on the host
+    facts = _file_facts()
+    for cm in fx.demo_objects("ConfigMap"):
+        facts.cluster.add(fx.cluster(cm).of_kind("ConfigMap")[0])
+    results = evaluate_check(CATALOG.by_id("4.1.3"), facts)
     assert {r.status for r in results} == {Status.SKIP}
 
 
@@ -276,7 +280,7 @@ KUBELET_FAILURES = [
     ("4.2.2", {"authorization.mode": "AlwaysAllow"}, []),
     ("4.2.3", {"authentication.x509.clientCAFile": None}, []),
     ("4.2.4", {"readOnlyPort": 10255}, []),
-    ("4.2.5", {"streamingConnectionIdleTimeout": "0s"}, []),
+    ("4.2.5", {}, ["--streaming-connection-idle-timeout=0"]),      # 0s in the file is defaulted to 4h
     ("4.2.6", {"makeIPTablesUtilChains": False}, []),
     ("4.2.7", {}, ["--hostname-override=node-a"]),
     ("4.2.9", {"serverTLSBootstrap": None}, []),

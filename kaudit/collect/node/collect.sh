@@ -48,6 +48,8 @@ MAXFILES=${KAUDIT_MAX_FILES:-4000}
 
 fileerr() { printf 'FILEERR '; tok "$1"; printf ' '; tok "$2"; printf '\n'; }
 cerr() { printf 'CONTENTERR '; tok "$1"; printf ' '; tok "$2"; printf '\n'; }
+# listerr DIR REASON: the directory's listing is missing or incomplete
+listerr() { printf 'LISTERR '; tok "$1"; printf ' '; tok "$2"; printf '\n'; }
 
 # statf HOSTPATH: one FILE, MISSING or FILEERR record (once per path).
 # Symlinks are followed: modes and owners that matter are the target's.
@@ -98,12 +100,16 @@ statf() {
 
 # walk HOSTPATH DEPTH: statf a directory and everything below it.
 walk() {
-    statf "$1" || return 0
+    if ! statf "$1"; then
+        [ "$NFILES" -gt "$MAXFILES" ] && listerr "$1" "file limit ($MAXFILES) reached: not listed"
+        return 0
+    fi
     [ "$2" -gt 0 ] || return 0
     wd=$R$1
     [ -d "$wd" ] || return 0
     if [ ! -r "$wd" ] || [ ! -x "$wd" ]; then
         err "cannot list $1: permission denied"
+        listerr "$1" "permission denied"
         return 0
     fi
     for we in "$wd"/* "$wd"/.[!.]* "$wd"/..?*; do
@@ -114,6 +120,9 @@ walk() {
             statf "${we#"$R"}"
         fi
     done
+    # past the file limit, entries of this directory went unrecorded
+    [ "$NFILES" -gt "$MAXFILES" ] && listerr "$1" "file limit ($MAXFILES) reached: listing cut short"
+    return 0
 }
 
 # redact_secrets FILE: EncryptionConfiguration with every key secret replaced,
@@ -149,6 +158,28 @@ content() {
     cf=$R$cp
     statf "$cp"
     [ -e "$cf" ] || return 0
+    content_of "$cp" "$cf" "$2"
+}
+
+# podfile PID PATH: a file as process PID sees it in its own mount namespace
+# (kube-proxy's --config is a ConfigMap mounted in its pod, not on the host),
+# recorded as /proc/PID/root/PATH; contents only.
+podfile() {
+    pr=/proc/$1/root$2
+    case $SEEN_C in *"$NL$pr$NL"*) return 0 ;; esac
+    SEEN_C=$SEEN_C$pr$NL
+    pf=$P/$1/root$2
+    if [ ! -e "$pf" ]; then
+        if [ -r "$P/$1/root/" ]; then cerr "$pr" "does not exist"; else cerr "$pr" "permission denied"; fi
+        return 0
+    fi
+    content_of "$pr" "$pf" ""
+}
+
+# content_of RECORDPATH FILE [redact]: CONTENT (or CONTENTERR) for FILE's bytes.
+content_of() {
+    cp=$1
+    cf=$2
     if [ ! -f "$cf" ]; then cerr "$cp" "not a regular file"; return 0; fi
     case $cp in
         *.key|*/pki/*.key) cerr "$cp" "private key: contents are never collected"; return 0 ;;
@@ -163,7 +194,7 @@ content() {
     if have grep && grep -q 'PRIVATE KEY-----' "$cf" 2>/dev/null </dev/null; then
         cerr "$cp" "private key: contents are never collected"; return 0
     fi
-    if [ "$2" = redact ]; then
+    if [ "$3" = redact ]; then
         ch=$(redact_secrets "$cf" 2>&1 | od -An -v -tx1)
     else
         ch=$(od -An -v -tx1 < "$cf" 2>&1)
@@ -180,6 +211,7 @@ manifests() {
     md=$R$1
     if [ -f "$md" ]; then content "$1"; return 0; fi
     [ -d "$md" ] || return 0
+    if [ ! -r "$md" ] || [ ! -x "$md" ]; then listerr "$1" "permission denied"; return 0; fi
     for me in "$md"/*; do
         [ -e "$me" ] || continue
         case $me in
@@ -192,19 +224,48 @@ manifests() {
 # listdir HOSTDIR: the directory and its entries (one level), metadata only.
 listdir() { walk "$1" 1; }
 
+# confdir HOSTDIR DEPTH: a directory of *.conf drop-ins (kubelet --config-dir,
+# kubelet.service.d): metadata of everything below it, contents of *.conf.
+# The kubelet walks --config-dir recursively (filepath.WalkDir).
+confdir() {
+    statf "$1" || return 0
+    cd_=$R$1
+    [ -d "$cd_" ] || return 0
+    if [ ! -r "$cd_" ] || [ ! -x "$cd_" ]; then
+        err "cannot list $1: permission denied"
+        return 0
+    fi
+    for ce in "$cd_"/* "$cd_"/.[!.]* "$cd_"/..?*; do
+        [ -e "$ce" ] || [ -L "$ce" ] || continue
+        if [ -d "$ce" ] && [ ! -L "$ce" ]; then
+            if [ "$2" -gt 0 ]; then confdir "${ce#"$R"}" $(($2 - 1)) "$3"; else statf "${ce#"$R"}"; fi
+        else
+            case $ce in
+                *.conf) content "${ce#"$R"}"
+                        case $KUBELET_DROPINS in *"$NL${ce#"$R"}$NL"*) ;;
+                            *) [ "$3" = kubelet ] && KUBELET_DROPINS=$KUBELET_DROPINS${ce#"$R"}$NL ;; esac ;;
+                *) statf "${ce#"$R"}" ;;
+            esac
+        fi
+    done
+}
+
 # ---------------------------------------------------------------------------
 # Flags that name files
 # ---------------------------------------------------------------------------
 
 KUBELET_CONFIG=
+FPID=
+KUBELET_DROPINS=$NL
 
 # follow COMPONENT FLAG VALUE
 follow() {
     fv=$3
     case $2 in
         --kube-apiserver-arg|--kube-controller-manager-arg|--kube-scheduler-arg|--kubelet-arg|--kube-proxy-arg|--etcd-arg|--kube-cloud-controller-manager-arg)
-            # k3s/rke2 pass component flags as "name=value"
-            case $fv in *=*) follow "$1" "--${fv%%=*}" "${fv#*=}" ;; esac
+            # k3s/rke2 pass component flags as "name=value", for the component the flag names
+            fc=${2#--}
+            case $fv in *=*) follow "${fc%-arg}" "--${fv%%=*}" "${fv#*=}" ;; esac
             return 0 ;;
     esac
     [ -n "$fv" ] || return 0
@@ -213,20 +274,47 @@ follow() {
         *) err "$1 $2=$fv: relative path not followed"; return 0 ;;
     esac
     case $2 in
-        --config)
+        --config|--config-file)
             content "$fv"
-            [ "$1" = kubelet ] && KUBELET_CONFIG=$fv ;;
+            case $1 in
+                kubelet) KUBELET_CONFIG=$fv ;;
+                kube-scheduler|etcd) config_paths "$1" "$fv" ;;
+            esac
+            if [ "$1" = kube-proxy ] && [ -n "$FPID" ] && [ ! -e "$R$fv" ]; then podfile "$FPID" "$fv"; fi ;;
         --encryption-provider-config) content "$fv" redact ;;
         --audit-policy-file|--admission-control-config-file|--authorization-config|--authentication-config)
             content "$fv" ;;
+        --config-dir) if [ "$1" = kubelet ]; then confdir "$fv" 8 kubelet; else statf "$fv"; fi ;;
         --pod-manifest-path) manifests "$fv" ;;
-        --cert-dir|--cni-conf-dir) listdir "$fv" ;;
+        --cert-dir) listdir "$fv" ;;
+        --cni-conf-dir) walk "$fv" 3 ;;
         *) statf "$fv" ;;
     esac
     # the PKI directory a certificate or key lives in, recursively
     case $fv in
         */pki/*) walk "${fv%%/pki/*}/pki" 8 ;;
     esac
+}
+
+# config_paths COMPONENT FILE: the files a component's own config file names
+# (the scheduler's clientConnection.kubeconfig; etcd's data-dir and TLS
+# files), followed as if they were flags. A line-oriented scan, no YAML parser.
+config_paths() {
+    [ -f "$R$2" ] && [ -r "$R$2" ] || return 0
+    while IFS= read -r ql || [ -n "$ql" ]; do
+        qk=${ql%%:*}
+        while :; do case $qk in ' '*|'	'*|'"'*|"'"*|-*) qk=${qk#?} ;; *) break ;; esac; done
+        while :; do case $qk in *' '|*'	'|*'"'|*"'") qk=${qk%?} ;; *) break ;; esac; done
+        case $qk in
+            kubeconfig|data-dir|wal-dir|cert-file|key-file|trusted-ca-file|client-cert-file|client-key-file) ;;
+            *) continue ;;
+        esac
+        qv=${ql#*:}
+        qv=${qv%%" #"*}
+        while :; do case $qv in ' '*|'	'*|'"'*|"'"*) qv=${qv#?} ;; *) break ;; esac; done
+        while :; do case $qv in *' '|*'	'|*'"'|*"'"|*,|*"$CR") qv=${qv%?} ;; *) break ;; esac; done
+        case $qv in /*) follow "$1" "--$qk" "$qv" ;; esac
+    done < "$R$2"
 }
 
 path_flag() {
@@ -292,6 +380,16 @@ etcd_env() {
     printf 'ENV %s %%' "$1"
     printf '%s' "$eh" | tr -d ' \n'
     printf '\n'
+    # the variables that name files, followed as their flags would be
+    # (etcd: ETCD_CONFIG_FILE is --config-file, ETCD_DATA_DIR is --data-dir)
+    tr '\000' '\n' < "$ef" 2>/dev/null | while IFS= read -r el; do
+        case $el in
+            ETCD_CONFIG_FILE=*|ETCD_DATA_DIR=*|ETCD_WAL_DIR=*|ETCD_*_FILE=*)
+                en=${el%%=*}
+                en=$(printf '%s' "${en#ETCD_}" | tr 'A-Z_' 'a-z-')
+                follow etcd "--$en" "${el#*=}" ;;
+        esac
+    done
 }
 
 process() {
@@ -311,8 +409,10 @@ process() {
     printf '%s' "$ph" | tr -d ' \n'
     printf '\n'
     RUNNING="$RUNNING$pc "
-    [ "$pc" = etcd ] && etcd_env "$pid"
+    FPID=$pid
     follow_argv "$pc" "$pargs"
+    FPID=
+    [ "$pc" = etcd ] && etcd_env "$pid"
 }
 
 processes() {
@@ -369,8 +469,8 @@ defaults() {
     content /etc/kubernetes/kubelet/kubelet-config.json
     statf /etc/kubernetes/kubelet/kubeconfig
     statf /var/lib/etcd
-    listdir /etc/cni/net.d
-    listdir /var/lib/cni/networks
+    walk /etc/cni/net.d 3
+    walk /var/lib/cni/networks 3
     statf /etc/kubernetes/proxy.conf
     statf /var/lib/kube-proxy/kubeconfig.conf
     statf /var/lib/kube-proxy/kubeconfig
@@ -380,13 +480,11 @@ defaults() {
              /usr/lib/systemd/system/kubelet.service; do
         content "$u"
     done
-    for d in /etc/systemd/system/kubelet.service.d /lib/systemd/system/kubelet.service.d \
-             /usr/lib/systemd/system/kubelet.service.d; do
-        [ -d "$R$d" ] || continue
-        statf "$d"
-        for e in "$R$d"/*.conf; do
-            [ -e "$e" ] && content "${e#"$R"}"
-        done
+    # every directory systemd reads kubelet.service drop-ins from (same list
+    # as kaudit/rules/files.py KUBELET_UNIT_DIRS); an absent one is MISSING
+    for d in /etc/systemd/system/kubelet.service.d /run/systemd/system/kubelet.service.d \
+             /usr/lib/systemd/system/kubelet.service.d /lib/systemd/system/kubelet.service.d; do
+        confdir "$d" 0
     done
     # k3s and RKE2
     for dist in k3s rke2; do
@@ -453,6 +551,12 @@ main() {
     else
         kubelet_config_files /var/lib/kubelet/config.yaml
     fi
+    # the files the kubelet's drop-ins name (a drop-in may set clientCAFile)
+    while IFS= read -r kd; do
+        [ -n "$kd" ] && kubelet_config_files "$kd"
+    done <<EOF
+$KUBELET_DROPINS
+EOF
     defaults
 
     printf 'RUNNING'

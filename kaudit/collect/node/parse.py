@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
 from kaudit import components
-from kaudit.model import FileInfo, NodeFacts, ProcessInfo
+from kaudit.model import CUT_SHORT_ERROR, FileInfo, NodeFacts, ProcessInfo
 
 RECORD_MAGIC = "KAUDIT-NODE"
 RECORD_VERSION = "1"
@@ -109,6 +109,7 @@ class _Builder:
     files: dict[str, dict] = field(default_factory=dict)
     contents: dict[str, str] = field(default_factory=dict)
     content_errors: dict[str, str] = field(default_factory=dict)
+    list_errors: dict[str, str] = field(default_factory=dict)
     users: dict[int, str] = field(default_factory=dict)
     groups: dict[int, str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
@@ -172,6 +173,9 @@ def _line(b: _Builder, fields: list[str]) -> None:
         path = _text(decode_token(fields[1]))
         b.content_errors[path] = _text(decode_token(fields[2]))
         b.contents.pop(path, None)
+    elif kind == "LISTERR":
+        _need(fields, 3, kind)
+        b.list_errors[_text(decode_token(fields[1]))] = _text(decode_token(fields[2]))
     elif kind == "USER":
         _need(fields, 3, kind)
         b.users[_int(fields[1], "uid")] = _text(decode_token(fields[2]))
@@ -248,7 +252,7 @@ def parse_collector_output(output: str | bytes, node_name: str, transport: str,
         except ValueError as exc:
             raise ValueError(f"line {number}: {exc}") from None
     if not b.ended:
-        b.errors.append("collector output ended early (no END record): facts are incomplete")
+        b.errors.append(CUT_SHORT_ERROR)
 
     files = {}
     for path, f in b.files.items():
@@ -273,6 +277,7 @@ def parse_collector_output(output: str | bytes, node_name: str, transport: str,
         files=files,
         contents=b.contents,
         content_errors=b.content_errors,
+        list_errors=b.list_errors,
         errors=b.errors,
     )
 
@@ -315,6 +320,8 @@ def render_record(facts: NodeFacts) -> str:
         out.append(f"CONTENT {encode_token(path)} %{text.encode('utf-8').hex()}")
     for path, why in facts.content_errors.items():
         out.append(f"CONTENTERR {encode_token(path)} {encode_token(why)}")
+    for path, why in facts.list_errors.items():
+        out.append(f"LISTERR {encode_token(path)} {encode_token(why)}")
     out += [f"USER {u} {encode_token(n)}" for u, n in users.items()]
     out += [f"GROUP {g} {encode_token(n)}" for g, n in groups.items()]
     out += [f"ERROR {encode_token(e)}" for e in facts.errors]

@@ -7,9 +7,9 @@ Recognised mechanisms (docs/section5.md, "What counts as enforcing admission"):
   cluster-wide `defaults.enforce` of the PodSecurity plugin configuration in
   the API server's `--admission-control-config-file` when a node collector
   could read it; namespaces in its `exemptions.namespaces` are exempt.
-* Kyverno ClusterPolicy / Policy in Enforce mode (policy-wide
-  `validationFailureAction` or per-rule `validate.failureAction`) that match
-  Pods: `validate.podSecurity` by level (minus excluded controls), or
+* Kyverno ClusterPolicy / Policy rules that match Pods and resolve to Enforce
+  in the namespace (overrides, rule action, policy action: `kyverno_action`),
+  minus what a PolicyException takes away: `validate.podSecurity` by level (minus excluded controls), or
   patterns / CEL / deny conditions that name the field a control is about.
 * Gatekeeper constraints of the gatekeeper-library PSP kinds with
   `enforcementAction: deny` (the default), honouring match.namespaces,
@@ -111,11 +111,13 @@ def controls_mentioned(node: Any) -> set[str]:
 
 @dataclass(slots=True)
 class PolicyRule:
-    """One enforcing rule of a policy engine and the namespaces it reaches."""
-    mechanism: str                 # "Kyverno ClusterPolicy disallow-privileged rule check-privileged (Enforce)"
+    """One rule of a policy engine that can block pods, and the namespaces it reaches."""
+    mechanism: str                 # "Kyverno ClusterPolicy disallow-privileged rule check-privileged"
     source: str
     controls: set[str]
-    applies: Callable[[str, Mapping[str, str]], bool]   # (namespace, its labels) -> covered
+    applies: Callable[[str, Mapping[str, str]], bool]   # (namespace, its labels) -> in the rule's scope
+    # (namespace, labels, control) -> why the rule does not enforce there (Audit, an exception), or None
+    not_enforcing: Callable[[str, Mapping[str, str], str], str | None] = lambda ns, labels, control: None
 
 
 @dataclass(slots=True)
@@ -148,20 +150,27 @@ class AdmissionIndex:
         return "privileged", ("no namespace label; " + (self.default.note or
                               "cluster default is privileged (Kubernetes default)"))
 
-    def enforcing(self, ns: str, control: str) -> tuple[list[Evidence], Evidence]:
-        """(mechanisms that block `control` in `ns`, the PSA observation)."""
+    def enforcing(self, ns: str, control: str) -> tuple[list[Evidence], Evidence, list[Evidence]]:
+        """(mechanisms that block `control` in `ns`, the PSA observation,
+        rules that reach `ns` but do not enforce there, with why)."""
         level, how = self.psa_level(ns)
         needed = CONTROL_LEVEL[control]
         psa_ev = Evidence(f"Pod Security Admission enforce level of namespace {ns}", level, how,
                           expected=f"{needed} or stricter")
         out: list[Evidence] = []
+        idle: list[Evidence] = []
         if PSA_LEVELS[level] >= PSA_LEVELS[needed]:
             out.append(psa_ev)
         labels = self.labels.get(ns, {})
         for r in self.rules:
-            if control in r.controls and r.applies(ns, labels):
+            if control not in r.controls or not r.applies(ns, labels):
+                continue
+            why_not = r.not_enforcing(ns, labels, control)
+            if why_not:
+                idle.append(Evidence(r.mechanism, "does not enforce here", r.source, note=why_not))
+            else:
                 out.append(Evidence(r.mechanism, "enforcing", r.source, note=f"blocks {control}"))
-        return out, psa_ev
+        return out, psa_ev, idle
 
     def any_active(self) -> list[Evidence]:
         out = []
@@ -172,8 +181,12 @@ class AdmissionIndex:
             if raw is not None and PSA_LEVELS.get(raw, 2) > 0:
                 out.append(Evidence(f"namespace {ns} label {PSA_ENFORCE}", safe(raw, 60), f"Namespace {ns}"))
         for r in self.rules:
-            out.append(Evidence(r.mechanism, "enforcing", r.source,
-                                note="blocks " + ", ".join(sorted(r.controls)) if r.controls else None))
+            where = [ns for ns in self.namespaces
+                     if r.applies(ns, self.labels.get(ns, {}))
+                     and any(r.not_enforcing(ns, self.labels.get(ns, {}), c) is None for c in r.controls)]
+            if where:
+                out.append(Evidence(r.mechanism, "enforcing", r.source,
+                                    note=f"blocks {', '.join(sorted(r.controls))} in {len(where)} namespace(s)"))
         return out
 
 
@@ -233,18 +246,18 @@ def psa_cluster_default(facts: Facts, ctx: Context | None) -> PsaDefault:
 # ---------------------------------------------------------------------------
 
 def _kyverno_rules(cluster: ClusterFacts) -> list[PolicyRule]:
+    exceptions = _kyverno_exceptions(cluster)
     out = []
     for kind in (KYVERNO_CLUSTER_POLICY, KYVERNO_POLICY):
         for pol in cluster.of_kind(kind):
             spec = as_map(pol.body.get("spec"))
-            policy_action = str(spec.get("validationFailureAction", "Audit")).lower()
+            if spec.get("admission") is False:
+                continue      # background scans only: never applied at admission
+            policy_name = f"{pol.namespace}/{pol.name}" if pol.namespace else pol.name
             for rule in as_list(spec.get("rules")):
                 rule = as_map(rule)
                 validate = as_map(rule.get("validate"))
                 if not validate:
-                    continue
-                action = str(validate.get("failureAction", policy_action)).lower()
-                if action != "enforce":
                     continue
                 if not _kyverno_matches_pods(rule):
                     continue
@@ -259,10 +272,110 @@ def _kyverno_rules(cluster: ClusterFacts) -> list[PolicyRule]:
                     controls = controls_mentioned({k: v for k, v in validate.items() if k != "message"})
                 if not controls:
                     continue
-                label = (f"Kyverno {kind.split('.')[0]} {pol.ref()} rule "
-                         f"{safe(rule.get('name', '?'), 80)} (Enforce)")
-                out.append(PolicyRule(label, pol.origin or "api", controls,
-                                      _kyverno_scope(rule, pol.namespace)))
+                rule_name = str(rule.get("name", ""))
+                label = f"Kyverno {kind.split('.')[0]} {pol.ref()} rule {safe(rule_name or '?', 80)}"
+                mine = [e for e in exceptions if e.covers(policy_name, rule_name)]
+                out.append(PolicyRule(label, pol.origin or "api", controls, _kyverno_scope(rule, pol.namespace),
+                                      _kyverno_not_enforcing(validate, spec, mine)))
+    return out
+
+
+def kyverno_action(validate: Mapping[str, Any], spec: Mapping[str, Any], ns: str,
+                   labels: Mapping[str, str]) -> tuple[str, str]:
+    """(effective failure action, where it came from) of a validate rule for
+    a resource in `ns`, as Kyverno resolves it (pkg/engine/api
+    ResolveValidationFailureAction): the rule's failureActionOverrides, its
+    failureAction, the policy's validationFailureActionOverrides, its
+    validationFailureAction (default Audit). The first matching override wins."""
+    for override in as_list(validate.get("failureActionOverrides")):
+        if _override_matches(as_map(override), ns, labels):
+            return str(as_map(override).get("action")), "rule failureActionOverrides"
+    if isinstance(validate.get("failureAction"), str):
+        return validate["failureAction"], "rule failureAction"
+    for override in as_list(spec.get("validationFailureActionOverrides")):
+        if _override_matches(as_map(override), ns, labels):
+            return str(as_map(override).get("action")), "policy validationFailureActionOverrides"
+    action = spec.get("validationFailureAction")
+    if isinstance(action, str):
+        return action, "policy validationFailureAction"
+    return "Audit", "validationFailureAction unset (Kyverno default Audit)"
+
+
+_KYVERNO_ACTIONS = ("Enforce", "enforce", "Audit", "audit")
+
+
+def _override_matches(o: Mapping[str, Any], ns: str, labels: Mapping[str, str]) -> bool:
+    # Kyverno matchesFailureActionOverride: no namespaces and no selector = every namespace;
+    # namespaces (wildcards) and the selector must both match when both are given.
+    if o.get("action") not in _KYVERNO_ACTIONS:
+        return False
+    selector = o.get("namespaceSelector")
+    if o.get("namespaces") is None:
+        return selector is None or label_selector_matches(selector, labels) is True
+    return any(glob_match(p, ns) for p in str_list(o.get("namespaces"))) and (
+        selector is None or label_selector_matches(selector, labels) is True)
+
+
+def _kyverno_not_enforcing(validate: Mapping[str, Any], spec: Mapping[str, Any], exceptions: list["KyvernoException"]
+                           ) -> Callable[[str, Mapping[str, str], str], str | None]:
+    def why_not(ns: str, labels: Mapping[str, str], control: str) -> str | None:
+        action, how = kyverno_action(validate, spec, ns, labels)
+        if action.lower() != "enforce":
+            return f"{safe(action, 20)} in namespace {ns} ({how}): violations are reported, not blocked"
+        for e in exceptions:
+            why = e.exempts(ns, labels, control)
+            if why:
+                return why
+        return None
+    return why_not
+
+
+@dataclass(frozen=True, slots=True)
+class KyvernoException:
+    """A Kyverno PolicyException: the rules it names do not apply to what it matches."""
+    name: str
+    source: str
+    rules: tuple[tuple[str, str], ...]                # (policy name, rule name pattern)
+    match: tuple[Mapping[str, Any], ...]              # resource filters (match.any / match.all)
+    pod_security_controls: frozenset[str]             # podSecurity exemptions: only these controls
+
+    def covers(self, policy: str, rule: str) -> bool:
+        return any(p == policy and glob_match(r, rule) for p, r in self.rules)
+
+    def exempts(self, ns: str, labels: Mapping[str, str], control: str) -> str | None:
+        if self.pod_security_controls and control not in self.pod_security_controls:
+            return None
+        for res in self.match:
+            kinds = str_list(res.get("kinds"))
+            if kinds and not any(k in ("Pod", "*") or k.endswith("/Pod") for k in kinds):
+                continue
+            names = str_list(res.get("namespaces"))
+            if names and not any(glob_match(p, ns) for p in names):
+                continue
+            sel = res.get("namespaceSelector")
+            if sel is not None and label_selector_matches(sel, labels) is not True:
+                continue
+            who = str_list(res.get("names"))
+            return (f"PolicyException {self.name} exempts "
+                    + (f"pods named {safe(', '.join(who), 120)}" if who else "its pods")
+                    + f" in namespace {ns}")
+        return None
+
+
+KYVERNO_POLICY_EXCEPTION = "PolicyException.kyverno.io"
+
+
+def _kyverno_exceptions(cluster: ClusterFacts) -> list[KyvernoException]:
+    out = []
+    for e in cluster.of_kind(KYVERNO_POLICY_EXCEPTION):
+        spec = as_map(e.body.get("spec"))
+        rules = tuple((str(as_map(x).get("policyName", "")), r)
+                      for x in as_list(spec.get("exceptions")) for r in str_list(as_map(x).get("ruleNames")))
+        match = tuple(_kyverno_blocks({"match": spec.get("match")}, "match"))
+        controls: set[str] = set()
+        for ps in as_list(spec.get("podSecurity")):
+            controls |= set(_PSS_CONTROL_NAMES.get(str(as_map(ps).get("controlName", "")).strip().lower(), ()))
+        out.append(KyvernoException(e.ref(), e.origin or "api", rules, match, frozenset(controls)))
     return out
 
 
@@ -429,6 +542,8 @@ def _vap_rules(cluster: ClusterFacts) -> list[PolicyRule]:
     return out
 
 
+# Kinds that may hold enforcement kaudit did not see. PolicyExceptions are not
+# among them: they only take enforcement away (see workloads.pod_security).
 POLICY_KINDS = (KYVERNO_CLUSTER_POLICY, KYVERNO_POLICY, VALIDATING_ADMISSION_POLICY,
                 VALIDATING_ADMISSION_POLICY_BINDING)
 

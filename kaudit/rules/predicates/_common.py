@@ -6,8 +6,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from kaudit.model import CLUSTER, NAMESPACE, ClusterFacts, Evidence, Finding, Status, Target
 
-# Namespaces Kubernetes itself creates and runs; 5.3.2 does not ask them for
-# NetworkPolicies (documented in docs/section5.md, overridable per check).
+# Namespaces Kubernetes itself creates and runs (5.6.1 counts the others).
 SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
 
 # Evidence lists are capped so one finding stays readable on huge clusters;

@@ -111,7 +111,14 @@ class Ask:
     verbs: frozenset[str]
     group: str
     resource: str              # "secrets", "nodes/proxy", "userextras/*" (any subresource)
-    cluster_scoped: bool = False
+    cluster_scoped: bool = False   # checked without a namespace: only ClusterRoleBindings grant it
+    effect: str = ""               # what holding it means, when not obvious ("creates pods through ...")
+
+    def granted_by(self, rule: "Rule") -> str:
+        """The part of this ask `rule` grants, as evidence text."""
+        verbs = sorted(self.verbs) if "*" in rule.verbs else sorted(self.verbs & rule.verbs)
+        where = f"{self.resource}.{self.group}" if self.group else self.resource
+        return f"{'/'.join(verbs)} {where}" + (f" ({self.effect})" if self.effect else "")
 
     def names_apply(self) -> bool:
         # create of a top-level resource carries no object name, so a rule
@@ -127,6 +134,7 @@ class Grant:
     rule: Rule
     named_only: bool           # the rule is limited by resourceNames
     allow_listed: str | None   # why this grant is a Kubernetes default, or None
+    granted: tuple[str, ...] = ()   # what of the asked permission this rule grants (Ask.granted_by)
 
     def chain(self) -> str:
         return f"{self.subject.label()} → {self.binding.label()} → {self.role.label()}"
@@ -147,7 +155,8 @@ class RbacIndex:
         return self.roles.get((ROLE, b.namespace, b.role_name))
 
     def who_can(self, asks: Iterable[Ask]) -> dict[Subject, list[Grant]]:
-        """Every subject some binding gives one of `asks`, with the chains."""
+        """Every subject some binding gives one of `asks`, with the chains:
+        one grant per (binding, rule) per subject, naming what it grants."""
         asks = tuple(asks)
         out: dict[Subject, list[Grant]] = defaultdict(list)
         for key, role in self.roles.items():
@@ -159,22 +168,16 @@ class RbacIndex:
             if not matches:
                 continue
             for b in bindings:
+                per_rule: dict[int, tuple[Rule, list[str]]] = {}
                 for rule, ask in matches:
                     if ask.cluster_scoped and b.kind == ROLE_BINDING:
-                        continue   # a RoleBinding never grants cluster-scoped resources
+                        continue   # a RoleBinding never grants what is checked without a namespace
+                    per_rule.setdefault(id(rule), (rule, []))[1].append(ask.granted_by(rule))
+                for rule, granted in per_rule.values():
                     named = bool(rule.resource_names)
                     for s in b.subjects:
-                        out[s].append(Grant(s, b, role, rule, named, allow_listed_grant(b, s)))
-        # one grant per (binding, rule) per subject, even when several asks matched it
-        for s, grants in out.items():
-            seen: set[tuple[int, int]] = set()
-            uniq = []
-            for g in grants:
-                k = (id(g.binding), id(g.rule))
-                if k not in seen:
-                    seen.add(k)
-                    uniq.append(g)
-            out[s] = uniq
+                        out[s].append(Grant(s, b, role, rule, named, allow_listed_grant(b, s),
+                                            tuple(dict.fromkeys(granted))))
         return dict(out)
 
     def bindings_of(self, subject: Subject) -> list[Binding]:

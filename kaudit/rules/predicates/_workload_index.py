@@ -24,7 +24,7 @@ from kaudit.rules.predicates._common import as_list, as_map, safe, str_list
 # The controls a pod spec is analysed for (keys of Facets).
 CONTROLS = ("privileged", "hostPID", "hostIPC", "hostNetwork", "allowPrivilegeEscalation", "root",
             "netRaw", "capabilities", "hostProcess", "hostPath", "hostPorts", "secretEnv",
-            "seccomp", "securityContext")
+            "seccomp", "seccompLocalhost", "securityContext")
 
 # What a kube-system control-plane static pod (kube-apiserver, etcd, ...) is
 # expected to do: kubeadm and every distribution run them on the host
@@ -73,7 +73,7 @@ def analyze_pod_spec(spec: Mapping[str, Any]) -> Facets:
         if "hostPath" in v:
             found["hostPath"].append(f"volume {safe(v.get('name', '?'), 80)}: hostPath "
                                      f"{safe(as_map(v.get('hostPath')).get('path', '?'), 200)}")
-    pod_seccomp = as_map(psc.get("seccompProfile")).get("type")
+    pod_seccomp = as_map(psc.get("seccompProfile"))
     for where, c in _containers(spec):
         sc = as_map(c.get("securityContext"))
         caps = as_map(sc.get("capabilities"))
@@ -136,9 +136,15 @@ def analyze_pod_spec(spec: Mapping[str, Any]) -> Facets:
         if "ALL" not in dropped:
             found["capabilities"].append(f"{where}: does not drop ALL capabilities")
 
-        seccomp = as_map(sc.get("seccompProfile")).get("type", pod_seccomp)
-        if seccomp in ("RuntimeDefault", "Localhost"):
+        # the container's seccompProfile replaces the pod's as a whole (type and localhostProfile)
+        profile = as_map(sc.get("seccompProfile")) if "seccompProfile" in sc else pod_seccomp
+        seccomp = profile.get("type")
+        if seccomp == "RuntimeDefault":
             pass
+        elif seccomp == "Localhost":
+            # the profile is a file on each node: what it allows cannot be read through the API
+            found["seccompLocalhost"].append(f"{where}: seccompProfile Localhost "
+                                             f"{safe(profile.get('localhostProfile', '(no localhostProfile)'), 200)}")
         elif seccomp is None:
             found["seccomp"].append(f"{where}: seccompProfile unset (pod and container)")
         else:

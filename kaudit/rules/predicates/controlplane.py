@@ -18,9 +18,11 @@ from kaudit.rules.flags import (ComponentInstance, component_instances, effectiv
                                 no_instance_finding)
 from kaudit.rules.nodefiles import node_yaml
 from kaudit.rules.predicates import Context, predicate
+from kaudit.rules.predicates._audit_policy import LEVELS, compile_rules, levels_for
 
+# The providers the CIS text of 1.2.28 lists; aesgcm is not among them (its
+# keys must be rotated every 200k writes, which the API server never does).
 STRONG_PROVIDERS = ("kms", "aescbc", "secretbox")
-ACCEPTED_PROVIDERS = STRONG_PROVIDERS + ("aesgcm",)   # accepted by Kubernetes docs, not by CIS: WARN
 
 
 def _apiservers(facts: Facts, ctx: Context) -> list[ComponentInstance] | Finding:
@@ -97,10 +99,11 @@ def _judge_providers(config: Any, path: str, inst: ComponentInstance, flag_ev: E
     first = providers[0]
     if first in STRONG_PROVIDERS:
         return Finding(Status.PASS, inst.target, f"secrets are encrypted with {first} (first provider)", evidence)
-    if first in ACCEPTED_PROVIDERS:
-        return Finding(Status.WARN, inst.target,
-                       f"secrets are encrypted with {first}: accepted by Kubernetes but not among the providers "
-                       "CIS recommends (aesgcm keys must be rotated every 200k writes)", evidence)
+    if first == "aesgcm":
+        return Finding(Status.FAIL, inst.target,
+                       "secrets are encrypted with aesgcm, which CIS 1.2.28 does not accept (only aescbc, kms or "
+                       "secretbox): AES-GCM with a static key is only safe if the key is rotated every 200k "
+                       "writes, and Kubernetes does not rotate it", evidence)
     return Finding(Status.FAIL, inst.target,
                    f"the first provider for secrets is {first}: new Secrets are written without encryption", evidence)
 
@@ -114,8 +117,12 @@ def etcd_unique_ca(facts: Facts, check: Check, params: Mapping[str, Any], ctx: C
     apis = component_instances(facts, comp.APISERVER, ctx)
     cluster_cas = {i.flags.get("client-ca-file") for i in apis if i.flags.get("client-ca-file")}
     for inst in etcds:
-        trusted = effective_flag(inst, "trusted-ca-file", None, env="ETCD_TRUSTED_CA_FILE").value
-        ev = [Evidence("--trusted-ca-file", trusted, inst.source, expected="a CA used only by etcd")]
+        fv = effective_flag(inst, "trusted-ca-file", None)
+        trusted = fv.value
+        ev = [Evidence(fv.name, trusted, inst.source, expected="a CA used only by etcd", note=fv.note)]
+        if fv.origin == "unknown":
+            yield Finding(Status.ERROR, inst.target, f"could not be determined: {fv.note}", tuple(ev))
+            continue
         for api in apis:
             ev.append(Evidence("kube-apiserver --client-ca-file", api.flags.get("client-ca-file"), api.source))
         if not trusted:
@@ -195,41 +202,6 @@ def user_authentication(facts: Facts, check: Check, params: Mapping[str, Any], c
 
 # --- audit policy ----------------------------------------------------------
 
-_LEVELS = ("None", "Metadata", "Request", "RequestResponse")
-
-
-def _rule_matches(rule: Mapping[str, Any], group: str, resource: str) -> bool:
-    if rule.get("nonResourceURLs"):
-        return False
-    res = rule.get("resources")
-    if not res:
-        return True
-    for entry in res:
-        if not isinstance(entry, Mapping):
-            continue
-        if str(entry.get("group", "")) != group and entry.get("group") != "*":
-            continue
-        names = entry.get("resources") or []
-        if not names or resource in names or "*" in names or f"{resource.split('/')[0]}/*" in names:
-            return True
-    return False
-
-
-def audit_level(policy: Mapping[str, Any], group: str, resource: str) -> tuple[str, bool]:
-    """(level of the first matching rule, whether that rule is conditional on
-    users/verbs/namespaces so other requests may fall through)."""
-    conditional = False
-    for rule in policy.get("rules") or ():
-        if not isinstance(rule, Mapping) or not _rule_matches(rule, group, resource):
-            continue
-        narrowed = any(rule.get(k) for k in ("users", "userGroups", "verbs", "namespaces"))
-        if narrowed:
-            conditional = True
-            continue
-        return str(rule.get("level", "None")), conditional
-    return "None", conditional
-
-
 KEY_RESOURCES = (("", "secrets", "max"), ("", "configmaps", "max"), ("authentication.k8s.io", "tokenreviews", "max"),
                  ("", "pods/exec", "min"), ("", "pods/attach", "min"), ("", "pods/portforward", "min"),
                  ("rbac.authorization.k8s.io", "clusterrolebindings", "min"),
@@ -254,8 +226,7 @@ def audit_policy(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Con
             continue
         policy, why = _file_contents(inst, path, facts)
         if policy is None or not isinstance(policy, Mapping):
-            status = Status.ERROR if part == "coverage" else Status.WARN
-            yield Finding(status, inst.target, f"--audit-policy-file is set but the policy could not be read: "
+            yield Finding(Status.ERROR, inst.target, f"--audit-policy-file is set but the policy could not be read: "
                           f"{why or 'not a mapping'}", tuple(ev))
             continue
         rules = [r for r in policy.get("rules") or () if isinstance(r, Mapping)]
@@ -268,16 +239,24 @@ def audit_policy(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Con
                 yield Finding(Status.PASS, inst.target, f"an audit policy with {len(rules)} rule(s) is in use", tuple(ev))
             continue
         problems, notes = [], []
+        compiled = compile_rules(policy)
         for group, resource, kind in KEY_RESOURCES:
-            level, conditional = audit_level(policy, group, resource)
+            by_level = levels_for(compiled, group, resource)
             shown = f"{group + '/' if group else ''}{resource}"
-            ev.append(Evidence(f"audit level for {shown}", level, path,
-                               expected="Metadata" if kind == "max" else "Metadata or more",
-                               note="earlier rules narrowed by user/verb/namespace also match some requests" if conditional else None))
-            if kind == "max" and level in ("Request", "RequestResponse"):
-                problems.append(f"{shown} logged at {level} (their contents end up in the audit log)")
-            elif level == "None":
+            seen = [lv for lv in reversed(LEVELS) if lv in by_level]
+            for lv in seen:
+                narrowed = by_level[lv].describe()
+                who = f" for requests with {narrowed}" if narrowed else ""
+                if kind == "max" and lv in ("Request", "RequestResponse"):
+                    problems.append(f"{shown} logged at {lv}{who} (their contents end up in the audit log)")
+                elif lv == "None" and len(seen) > 1:
+                    notes.append(f"{shown} not logged{who}")
+            if seen == ["None"]:
                 (problems if resource in ("secrets", "pods/exec") else notes).append(f"{shown} not logged")
+            ev.append(Evidence(f"audit level for {shown}", " or ".join(seen), path,
+                               expected="Metadata" if kind == "max" else "Metadata or more",
+                               note="; ".join(f"{lv}: {by_level[lv].describe() or 'other requests'}" for lv in seen)
+                               if len(seen) > 1 else None))
         if problems:
             yield Finding(Status.FAIL, inst.target, "; ".join(problems), tuple(ev))
         else:

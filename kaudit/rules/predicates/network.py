@@ -1,19 +1,20 @@
-"""CIS 5.3: the CNI can enforce NetworkPolicy (5.3.1) and every non-system
-namespace has ingress and egress policy coverage (5.3.2), from Kubernetes
+"""CIS 5.3: the CNI can enforce NetworkPolicy (5.3.1) and every namespace has
+at least one network policy selecting its pods (5.3.2), from Kubernetes
 NetworkPolicies or the CNI's own kinds, cluster-wide ones included."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from kaudit.catalog import Check
 from kaudit.model import (CALICO_GLOBAL_NETWORK_POLICY, CALICO_GLOBAL_NETWORK_POLICY_V3, CALICO_NETWORK_POLICY,
                           CALICO_NETWORK_POLICY_V3, CILIUM_CLUSTERWIDE_NETWORK_POLICY, CILIUM_NETWORK_POLICY, CLUSTER,
-                          DAEMON_SET, DEPLOYMENT, NAMESPACE, NETWORK_POLICY, POD, Evidence, Facts, Finding, KObject,
-                          Status, Target)
+                          CRON_JOB, DAEMON_SET, DEPLOYMENT, NAMESPACE, NETWORK_POLICY, POD, WORKLOAD_KINDS, Evidence, Facts, Finding,
+                          KObject, Status, Target)
 from kaudit.rules.predicates import Context, predicate
-from kaudit.rules.predicates._common import (SYSTEM_NAMESPACES, as_list, as_map, capped,
-                                             missing_kind_findings, namespace_labels, namespace_names, safe, str_list)
+from kaudit.rules.predicates._common import (as_list, as_map, capped, label_selector_matches, missing_kind_findings,
+                                             namespace_labels, namespace_names, safe, str_list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,168 +136,316 @@ def cni_supports_policy(facts: Facts, check: Check, params: Mapping[str, Any], c
 # ---------------------------------------------------------------------------
 # 5.3.2 coverage
 # ---------------------------------------------------------------------------
+# CIS 5.3.2: "Ensure that each namespace defined in the cluster has at least
+# one Network Policy." A namespace is covered when at least one policy selects
+# pods in it: any namespaced policy there, or a cluster-wide one whose
+# selectors reach the namespace (evaluated against its pods' labels when they
+# name pod labels). The directions covered are reported, not required.
 
 def _k8s_types(spec: Mapping[str, Any]) -> set[str]:
+    # networking/v1 defaulting: policyTypes unset means Ingress, plus Egress when egress rules exist
     types = set(str_list(spec.get("policyTypes")))
     if not types:
         types = {"Ingress"}
-        if "egress" in spec:
+        if as_list(spec.get("egress")):
             types.add("Egress")
     return types
 
 
-def _cilium_types(spec: Mapping[str, Any]) -> set[str]:
+def _cilium_rules(p: KObject) -> list[Mapping[str, Any]]:
+    """The rules of a cilium.io/v2 policy: its `spec` and each of its top-level `specs`."""
+    rules = [as_map(p.body.get("spec"))] if p.body.get("spec") else []
+    rules += [as_map(r) for r in as_list(p.body.get("specs"))]
+    return rules
+
+
+def _cilium_rule_types(rule: Mapping[str, Any]) -> set[str]:
+    # a direction is enforced when the rule has rules for it (pkg/policy/api Rule: Ingress/IngressDeny, ...)
     out = set()
-    specs = [as_map(spec)] + [as_map(s) for s in as_list(as_map(spec).get("specs"))]
-    for s in specs:
-        if "ingress" in s or "ingressDeny" in s:
-            out.add("Ingress")
-        if "egress" in s or "egressDeny" in s:
-            out.add("Egress")
+    if as_list(rule.get("ingress")) or as_list(rule.get("ingressDeny")):
+        out.add("Ingress")
+    if as_list(rule.get("egress")) or as_list(rule.get("egressDeny")):
+        out.add("Egress")
     return out
 
 
 def _calico_types(spec: Mapping[str, Any]) -> set[str]:
+    # Calico: types unset means Ingress, plus Egress when egress rules exist (Egress alone when only egress rules)
     types = set(str_list(spec.get("types")))
     if not types:
-        types = {"Ingress"} if "egress" not in spec or "ingress" in spec else set()
-        if "egress" in spec:
+        has_in, has_out = bool(as_list(spec.get("ingress"))), bool(as_list(spec.get("egress")))
+        types = {"Ingress"} if has_in or not has_out else set()
+        if has_out:
             types.add("Egress")
     return types
 
 
-_CILIUM_NS_LABEL = "k8s:io.kubernetes.pod.namespace"
+# Cilium endpoint labels: a pod's own labels plus these, derived by the agent.
+_CILIUM_NS = "io.kubernetes.pod.namespace"
+_CILIUM_NS_LABELS = "io.cilium.k8s.namespace.labels."
+_CILIUM_SA = "io.cilium.k8s.policy.serviceaccount"
+_CILIUM_POD_SOURCES = ("k8s", "any")    # label sources a pod's labels carry; `reserved:` etc. are not pods
 
 
-def _cilium_ccnp_namespaces(spec: Mapping[str, Any]):
-    """A predicate over (namespace, labels) for a CiliumClusterwideNetworkPolicy,
-    or None when its selectors are beyond what we evaluate."""
-    specs = [as_map(spec)] + [as_map(s) for s in as_list(as_map(spec).get("specs"))]
-    sels = [as_map(s.get("endpointSelector")) for s in specs if "endpointSelector" in s]
-    if any(s.get("nodeSelector") is not None for s in specs) and not sels:
-        return lambda ns, labels: False   # host policies do not cover pods
-    def applies(ns: str, labels: Mapping[str, str]) -> bool | None:
-        for sel in sels:
-            ml = {str(k): str(v) for k, v in as_map(sel.get("matchLabels")).items()}
-            other = {k: v for k, v in ml.items() if k not in (_CILIUM_NS_LABEL, "io.kubernetes.pod.namespace")}
-            want_ns = ml.get(_CILIUM_NS_LABEL) or ml.get("io.kubernetes.pod.namespace")
-            if want_ns is not None and want_ns != ns:
-                continue
-            if not other and not sel.get("matchExpressions"):
-                return True
+def _cilium_selector(sel: Mapping[str, Any]) -> tuple[dict[str, Any] | None, bool]:
+    """(selector with source prefixes removed, whether it names only namespace
+    labels), or (None, _) when it needs a label source pods do not have."""
+    ml: dict[str, str] = {}
+    exprs: list[dict[str, Any]] = []
+    keys: list[str] = []
+    for k, v in as_map(sel.get("matchLabels")).items():
+        key = _strip_source(str(k))
+        if key is None:
+            return None, False
+        ml[key] = str(v)
+        keys.append(key)
+    for e in as_list(sel.get("matchExpressions")):
+        e = dict(as_map(e))
+        key = _strip_source(str(e.get("key", "")))
+        if key is None:
+            return None, False
+        e["key"] = key
+        exprs.append(e)
+        keys.append(key)
+    ns_only = all(k == _CILIUM_NS or k.startswith(_CILIUM_NS_LABELS) for k in keys)
+    return {"matchLabels": ml, "matchExpressions": exprs}, ns_only
+
+
+def _strip_source(key: str) -> str | None:
+    if ":" not in key:
+        return key
+    source, _, rest = key.partition(":")
+    return rest if source in _CILIUM_POD_SOURCES else None
+
+
+def _cilium_endpoint_labels(ns: str, ns_labels: Mapping[str, str], pod: Mapping[str, str] | None = None,
+                            sa: str | None = None) -> dict[str, str]:
+    out = dict(pod or {})
+    out[_CILIUM_NS] = ns
+    out.update({_CILIUM_NS_LABELS + k: v for k, v in ns_labels.items()})
+    if sa:
+        out[_CILIUM_SA] = sa
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _PodLabels:
+    labels: Mapping[str, str]
+    service_account: str
+
+
+def _pods_by_namespace(cluster) -> dict[str, list[_PodLabels]]:
+    """Labels of the pods each namespace runs or will run (running pods and workload templates)."""
+    out: dict[str, list[_PodLabels]] = {}
+    for pod in cluster.of_kind(POD):
+        if as_map(pod.body.get("status")).get("phase") in ("Succeeded", "Failed") or not pod.namespace:
+            continue
+        spec = as_map(pod.body.get("spec"))
+        out.setdefault(pod.namespace, []).append(_PodLabels(pod.labels, _sa_of(spec)))
+    for kind in WORKLOAD_KINDS:
+        for w in cluster.of_kind(kind):
+            spec = as_map(w.body.get("spec"))
+            if kind == CRON_JOB:
+                spec = as_map(as_map(spec.get("jobTemplate")).get("spec"))
+            template = as_map(spec.get("template"))
+            labels = {str(k): str(v) for k, v in as_map(as_map(template.get("metadata")).get("labels")).items()}
+            if w.namespace:
+                out.setdefault(w.namespace, []).append(_PodLabels(labels, _sa_of(as_map(template.get("spec")))))
+    return out
+
+
+def _sa_of(spec: Mapping[str, Any]) -> str:
+    sa = spec.get("serviceAccountName") or spec.get("serviceAccount")
+    return sa if isinstance(sa, str) and sa else "default"
+
+
+def _cilium_reach(rule: Mapping[str, Any], ns: str, ns_labels: Mapping[str, str],
+                  pods: Callable[[str], list[_PodLabels] | None], policy_ns: str | None) -> str | None | bool:
+    """Whether a Cilium rule selects pods of `ns`: "every pod", "some pods",
+    False, or None when kaudit cannot evaluate the selector (or the pods it
+    would be evaluated against were not collected)."""
+    if policy_ns is not None and policy_ns != ns:
         return False
-    return applies
+    if "endpointSelector" not in rule:
+        return False          # a host policy (nodeSelector) selects nodes, not pods
+    sel, ns_only = _cilium_selector(as_map(rule.get("endpointSelector")))
+    if sel is None:
+        return False          # reserved:/cidr: labels: not a pod
+    if ns_only:
+        m = label_selector_matches(sel, _cilium_endpoint_labels(ns, ns_labels))
+        return None if m is None else ("every pod" if m else False)
+    if policy_ns is not None:
+        return "some pods"    # a namespaced policy counts, like a NetworkPolicy with a podSelector
+    known = pods(ns)
+    if known is None:
+        return None
+    results = [label_selector_matches(sel, _cilium_endpoint_labels(ns, ns_labels, p.labels, p.service_account))
+               for p in known]
+    if any(r is True for r in results):
+        return "some pods"
+    return None if any(r is None for r in results) else False
 
 
-def _calico_selector_applies(expr: str | None, ns: str, labels: Mapping[str, str]) -> bool | None:
-    """A small subset of Calico's selector language for namespaceSelector:
-    empty / all(), `projectcalico.org/name == 'x'`, `k == 'v'`, `has(k)`.
-    None when the expression is beyond that subset."""
-    if expr is None or not str(expr).strip() or str(expr).strip() == "all()":
+_CALICO_EQ = re.compile(r"([\w./-]+)\s*==\s*['\"]([^'\"]*)['\"]")
+_CALICO_HAS = re.compile(r"has\(([\w./-]+)\)")
+
+
+def _calico_selector_matches(expr: Any, labels: Mapping[str, str]) -> bool | None:
+    """A small subset of Calico's selector language: empty / all(), `k == 'v'`,
+    `has(k)`, and `&&` of those. None when the expression is beyond that subset."""
+    e = str(expr or "").strip()
+    if not e or e == "all()":
         return True
-    e = str(expr).strip()
-    import re
-    m = re.fullmatch(r"([\w./-]+)\s*==\s*['\"]([^'\"]*)['\"]", e)
-    if m:
-        key, value = m.groups()
-        actual = ns if key == "projectcalico.org/name" else labels.get(key)
-        return actual == value
-    m = re.fullmatch(r"has\(([\w./-]+)\)", e)
-    if m:
-        return m.group(1) in labels or m.group(1) == "projectcalico.org/name"
-    return None
+    result = True
+    for part in (p.strip() for p in e.split("&&")):
+        m = _CALICO_EQ.fullmatch(part)
+        if m:
+            result = result and labels.get(m.group(1)) == m.group(2)
+            continue
+        m = _CALICO_HAS.fullmatch(part)
+        if m:
+            result = result and m.group(1) in labels
+            continue
+        return None
+    return result
+
+
+def _calico_reach(spec: Mapping[str, Any], ns: str, ns_labels: Mapping[str, str],
+                  pods: Callable[[str], list[_PodLabels] | None], policy_ns: str | None) -> str | None | bool:
+    """Whether a Calico (Global)NetworkPolicy selects pods of `ns` (see _cilium_reach)."""
+    if policy_ns is not None and policy_ns != ns:
+        return False
+    if policy_ns is None:
+        m = _calico_selector_matches(spec.get("namespaceSelector"),
+                                     {**ns_labels, "projectcalico.org/name": ns})
+        if m is not True:
+            return m
+    selector = spec.get("selector")
+    if not str(selector or "").strip() or str(selector).strip() == "all()":
+        return "every pod"
+    if policy_ns is not None:
+        return "some pods"    # a namespaced policy counts, like a NetworkPolicy with a podSelector
+    known = pods(ns)
+    if known is None:
+        return None
+    results = [_calico_selector_matches(selector, {**p.labels, "projectcalico.org/namespace": ns,
+                                                   "projectcalico.org/orchestrator": "k8s",
+                                                   "projectcalico.org/serviceaccount": p.service_account})
+               for p in known]
+    if any(r is True for r in results):
+        return "some pods"
+    return None if any(r is None for r in results) else False
 
 
 @dataclass(slots=True)
 class _Coverage:
-    ingress: list[Evidence]
-    egress: list[Evidence]
-    unknown: list[Evidence]
+    policies: list[Evidence]       # policies that select pods of the namespace
+    directions: set[str]
+    unknown: list[Evidence]        # cluster-wide policies whose selectors kaudit cannot evaluate
 
 
-def _add(cov: _Coverage, types: set[str], ev: Evidence) -> None:
-    if "Ingress" in types:
-        cov.ingress.append(ev)
-    if "Egress" in types:
-        cov.egress.append(ev)
-
-
-_NAMESPACED_KINDS = ((NETWORK_POLICY, _k8s_types, "NetworkPolicy"),
-                     (CILIUM_NETWORK_POLICY, _cilium_types, "CiliumNetworkPolicy"),
-                     (CALICO_NETWORK_POLICY, _calico_types, "Calico NetworkPolicy"),
-                     (CALICO_NETWORK_POLICY_V3, _calico_types, "Calico NetworkPolicy"))
-_CLUSTER_KINDS = (CILIUM_CLUSTERWIDE_NETWORK_POLICY, CALICO_GLOBAL_NETWORK_POLICY, CALICO_GLOBAL_NETWORK_POLICY_V3)
+_CALICO_KINDS = ((CALICO_NETWORK_POLICY, "Calico NetworkPolicy"), (CALICO_NETWORK_POLICY_V3, "Calico NetworkPolicy"),
+                 (CALICO_GLOBAL_NETWORK_POLICY, "Calico GlobalNetworkPolicy"),
+                 (CALICO_GLOBAL_NETWORK_POLICY_V3, "Calico GlobalNetworkPolicy"))
+_CILIUM_KINDS = ((CILIUM_NETWORK_POLICY, "CiliumNetworkPolicy"),
+                 (CILIUM_CLUSTERWIDE_NETWORK_POLICY, "CiliumClusterwideNetworkPolicy"))
+POLICY_KINDS = (NETWORK_POLICY, *(k for k, _ in _CILIUM_KINDS), *(k for k, _ in _CALICO_KINDS))
 
 
 def _coverage(facts: Facts) -> dict[str, _Coverage]:
     cluster = facts.cluster
     names = namespace_names(cluster)
     labels = namespace_labels(cluster)
-    cov = {ns: _Coverage([], [], []) for ns in names}
-    for kind, types_of, label in _NAMESPACED_KINDS:
-        for p in cluster.of_kind(kind):
-            if p.namespace not in cov:
-                continue
+    by_ns: dict[str, list[_PodLabels]] | None = None
+    pods_missing: bool | None = None
+
+    def pods(ns: str) -> list[_PodLabels] | None:
+        """The pods of `ns`, built on first use; None when pods or workloads were not collected."""
+        nonlocal by_ns, pods_missing
+        if pods_missing is None:
+            pods_missing = bool(cluster.missing(POD, *WORKLOAD_KINDS))
+            by_ns = _pods_by_namespace(cluster)
+        return None if pods_missing else by_ns.get(ns, [])
+    cov = {ns: _Coverage([], set(), []) for ns in names}
+
+    def count(ns: str, reach: str | None | bool, types: set[str], what: str, p: KObject) -> None:
+        if reach is None:
+            cov[ns].unknown.append(Evidence(what, "/".join(sorted(types)) or "no direction", p.origin or "api",
+                                            note="selector beyond what kaudit evaluates"))
+        elif reach and types:
+            cov[ns].policies.append(Evidence(what, "/".join(sorted(t.lower() for t in types)), p.origin or "api",
+                                             note=f"selects {reach}"))
+            cov[ns].directions |= types
+
+    for p in cluster.of_kind(NETWORK_POLICY):
+        if p.namespace in cov:
             spec = as_map(p.body.get("spec"))
-            types = types_of(spec)
-            sel = spec.get("podSelector") if kind == NETWORK_POLICY else spec.get("endpointSelector", spec.get("selector"))
-            whole = (kind == NETWORK_POLICY and as_map(sel) == {}) or (kind != NETWORK_POLICY and
-                                                                      (sel in (None, "all()") or as_map(sel) == {}))
-            _add(cov[p.namespace], types, Evidence(f"{label} {p.ref()}", "/".join(sorted(types)) or "no direction",
-                                                   p.origin or "api",
-                                                   note="selects every pod" if whole else "selects some pods"))
-    for kind in _CLUSTER_KINDS:
+            whole = as_map(spec.get("podSelector")) == {}
+            count(p.namespace, "every pod" if whole else "some pods", _k8s_types(spec), f"NetworkPolicy {p.ref()}", p)
+    for kind, label in _CILIUM_KINDS:
+        for p in cluster.of_kind(kind):
+            rules = _cilium_rules(p)
+            for ns in ([p.namespace] if p.namespace else names):
+                if ns not in cov:
+                    continue
+                reaches = [(_cilium_reach(r, ns, labels.get(ns, {}), pods, p.namespace),
+                            _cilium_rule_types(r)) for r in rules]
+                hit = [(reach, types) for reach, types in reaches if reach]
+                what = f"{label} {p.ref()}" + ("" if p.namespace else " (cluster-wide)")
+                if hit:
+                    reach = "every pod" if any(r == "every pod" for r, _ in hit) else "some pods"
+                    count(ns, reach, set().union(*(t for _, t in hit)), what, p)
+                elif any(reach is None for reach, _ in reaches):
+                    count(ns, None, set().union(*(t for _, t in reaches)), what, p)
+    for kind, label in _CALICO_KINDS:
         for p in cluster.of_kind(kind):
             spec = as_map(p.body.get("spec"))
-            if kind == CILIUM_CLUSTERWIDE_NETWORK_POLICY:
-                types, applies = _cilium_types(spec), _cilium_ccnp_namespaces(spec)
-                label = "CiliumClusterwideNetworkPolicy"
-            else:
-                types = _calico_types(spec)
-                expr = spec.get("namespaceSelector")
-                applies = (lambda ns, lb, expr=expr: _calico_selector_applies(expr, ns, lb))
-                label = "Calico GlobalNetworkPolicy"
-            for ns in names:
-                ok = applies(ns, labels.get(ns, {}))
-                ev = Evidence(f"{label} {safe(p.name)} (cluster-wide)", "/".join(sorted(types)), p.origin or "api")
-                if ok is True:
-                    _add(cov[ns], types, ev)
-                elif ok is None:
-                    cov[ns].unknown.append(ev)
+            for ns in ([p.namespace] if p.namespace else names):
+                if ns in cov:
+                    count(ns, _calico_reach(spec, ns, labels.get(ns, {}), pods, p.namespace),
+                          _calico_types(spec), f"{label} {p.ref()}" + ("" if p.namespace else " (cluster-wide)"), p)
     return cov
+
+
+def _directions_text(directions: set[str]) -> str:
+    if directions >= {"Ingress", "Egress"}:
+        return "ingress and egress"
+    if "Ingress" in directions:
+        return "ingress only (no egress policy: outbound traffic is not restricted)"
+    return "egress only (no ingress policy: inbound traffic is not restricted)"
 
 
 @predicate("network.policy_coverage")
 def policy_coverage(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Context) -> Iterable[Finding]:
-    """5.3.2: every non-system namespace has ingress and egress coverage."""
+    """5.3.2: every namespace (system ones included, unless the check's
+    `exclude_namespaces` says otherwise) has at least one policy selecting its pods."""
     cluster = facts.cluster
-    excluded = set(params.get("exclude_namespaces", SYSTEM_NAMESPACES))
+    excluded = set(params.get("exclude_namespaces", ()))
     findings = missing_kind_findings(cluster, (NAMESPACE, NETWORK_POLICY))
     if cluster.missing(NETWORK_POLICY):
         return findings
-    hidden = cluster.missing(CILIUM_NETWORK_POLICY, CILIUM_CLUSTERWIDE_NETWORK_POLICY, CALICO_NETWORK_POLICY,
-                             CALICO_GLOBAL_NETWORK_POLICY, CALICO_NETWORK_POLICY_V3, CALICO_GLOBAL_NETWORK_POLICY_V3)
+    hidden = cluster.missing(*POLICY_KINDS)
     cov = ctx.cached("netpol-coverage", lambda: _coverage(facts))
     for ns in sorted(cov):
         if ns in excluded:
             continue
         c = cov[ns]
-        missing = [d for d, evs in (("ingress", c.ingress), ("egress", c.egress)) if not evs]
-        ev = c.ingress + [e for e in c.egress if e not in c.ingress] + c.unknown
         target = Target(NAMESPACE, ns)
-        if not missing:
-            findings.append(Finding(Status.PASS, target, f"namespace {ns} has ingress and egress NetworkPolicy "
-                                    "coverage", capped(ev)))
+        if c.policies:
+            findings.append(Finding(Status.PASS, target, f"namespace {ns} has {len(c.policies)} network polic(ies) "
+                                    f"selecting its pods, covering {_directions_text(c.directions)}",
+                                    capped(c.policies + c.unknown)))
         elif hidden:
-            findings.append(Finding(Status.ERROR, target, f"namespace {ns} has no {' or '.join(missing)} policy among "
-                                    "the objects read, and CNI policy kinds could not be read: "
-                                    + safe("; ".join(f"{k}: {v}" for k, v in hidden.items()), 300), capped(ev)))
+            findings.append(Finding(Status.ERROR, target, f"namespace {ns} has no network policy among the objects "
+                                    "read, and policy kinds could not be read: "
+                                    + safe("; ".join(f"{k}: {v}" for k, v in hidden.items()), 300), capped(c.unknown)))
         elif c.unknown:
-            findings.append(Finding(Status.WARN, target, f"namespace {ns} lacks {' and '.join(missing)} coverage from "
-                                    "policies kaudit can evaluate; cluster-wide policies with selectors it cannot "
-                                    "evaluate may cover it", capped(ev)))
+            findings.append(Finding(Status.WARN, target, f"namespace {ns} has no policy kaudit can show selects its "
+                                    "pods; cluster-wide policies with selectors it cannot evaluate may",
+                                    capped(c.unknown)))
         else:
-            findings.append(Finding(Status.FAIL, target, f"namespace {ns} has no {' and no '.join(missing)} "
-                                    "NetworkPolicy", capped(ev or [Evidence("NetworkPolicies", "none", f"namespace {ns}",
-                                                                            expected="ingress and egress policies")])))
+            findings.append(Finding(Status.FAIL, target, f"namespace {ns} has no NetworkPolicy: no policy selects "
+                                    "its pods", (Evidence("network policies selecting its pods", "none",
+                                                          f"namespace {ns}", expected="at least one (e.g. a "
+                                                          "default-deny for ingress and egress)"),)))
     return findings

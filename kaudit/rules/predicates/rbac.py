@@ -16,9 +16,9 @@ from kaudit.catalog import Check
 from kaudit.model import (CLUSTER, CLUSTER_ROLE, NAMESPACE, POD, SERVICE_ACCOUNT, WORKLOAD_KINDS, Evidence,
                           Facts, Finding, Status, Target)
 from kaudit.rules.predicates import Context, predicate
-from kaudit.rules.predicates._common import capped, missing_kind_findings, namespace_names, safe
+from kaudit.rules.predicates._common import as_list, as_map, capped, missing_kind_findings, namespace_names, safe
 from kaudit.rules.predicates._rbac_index import (ALLOW_LISTED_WILDCARD_ROLES, RBAC_KINDS, Ask, Grant, RbacIndex,
-                                                 Subject, build_rbac_index)
+                                                 ResolvedRole, Rule, Subject, build_rbac_index)
 from kaudit.rules.predicates._workload_index import WorkloadIndex, build_workload_index
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
@@ -27,10 +27,25 @@ _ALL_VERBS = frozenset({"get", "list", "watch", "create", "update", "patch", "de
 # Named permission sets the checks ask about (check params: `permission`).
 PERMISSIONS: Mapping[str, tuple[str, tuple[Ask, ...]]] = {
     "secrets_read": ("get, list or watch Secrets", (Ask(frozenset({"get", "list", "watch"}), "", "secrets"),)),
-    "create_pods": ("create Pods", (Ask(frozenset({"create"}), "", "pods"),)),
+    # Creating a pod controller creates its pods: the controller does it
+    # with its own rights, from a template the creator wrote.
+    "create_pods": ("create Pods, directly or through a workload controller", (
+        Ask(frozenset({"create"}), "", "pods"),
+        *(Ask(frozenset({"create"}), group, resource, effect=f"creates pods through the {kind} controller")
+          for group, resource, kind in (("apps", "deployments", "Deployment"), ("apps", "replicasets", "ReplicaSet"),
+                                        ("apps", "statefulsets", "StatefulSet"), ("apps", "daemonsets", "DaemonSet"),
+                                        ("batch", "jobs", "Job"), ("batch", "cronjobs", "CronJob"),
+                                        ("", "replicationcontrollers", "ReplicationController"))),
+    )),
+    # pkg/registry/rbac/escalation_check.go: `escalate` is authorized with the
+    # role request's own namespace (none for a ClusterRole: only a
+    # ClusterRoleBinding grants it); `bind` with the namespace of the binding
+    # being created (a RoleBinding granting bind on clusterroles lets its
+    # subjects bind any ClusterRole in that namespace).
     "bind_escalate_impersonate": ("bind or escalate roles, or impersonate", (
         Ask(frozenset({"bind", "escalate"}), RBAC_GROUP, "roles"),
-        Ask(frozenset({"bind", "escalate"}), RBAC_GROUP, "clusterroles"),
+        Ask(frozenset({"bind"}), RBAC_GROUP, "clusterroles"),
+        Ask(frozenset({"escalate"}), RBAC_GROUP, "clusterroles", cluster_scoped=True),
         Ask(frozenset({"impersonate"}), "", "users", cluster_scoped=True),
         Ask(frozenset({"impersonate"}), "", "groups", cluster_scoped=True),
         Ask(frozenset({"impersonate"}), "", "serviceaccounts"),
@@ -86,6 +101,8 @@ def workload_index(facts: Facts, ctx: Context) -> WorkloadIndex:
 
 def _grant_evidence(g: Grant) -> Evidence:
     notes = [f"scope: {g.binding.scope()}"]
+    if g.granted:
+        notes.insert(0, "grants " + "; ".join(g.granted))
     if g.rule.declared_in != g.role.name:
         notes.append(f"rule aggregated from ClusterRole {safe(g.rule.declared_in)}")
     if g.named_only:
@@ -142,9 +159,20 @@ def permission(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Conte
     return findings
 
 
+def _full_control_rule(role: ResolvedRole) -> Rule | None:
+    """A rule granting every verb on every resource in every API group (no
+    resourceNames): what cluster-admin is, whatever the role is called."""
+    for r in role.rules:
+        if "*" in r.verbs and "*" in r.api_groups and "*" in r.resources and not r.resource_names:
+            return r
+    return None
+
+
 @predicate("rbac.cluster_admin")
 def cluster_admin(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Context) -> Iterable[Finding]:
-    """Bindings (cluster-wide or namespaced) whose roleRef is the cluster-admin ClusterRole."""
+    """Bindings (cluster-wide or namespaced) whose roleRef is the cluster-admin
+    ClusterRole, and ClusterRoleBindings to any role that is cluster-admin in
+    all but name (`*` verbs on `*` resources in `*` groups, aggregation included)."""
     findings = _rbac_findings_start(facts)
     complete = _rbac_complete(findings)
     idx = rbac_index(facts, ctx)
@@ -152,30 +180,46 @@ def cluster_admin(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Co
     allowed: list[Evidence] = []
     bad_count = 0
     for b in idx.bindings:
+        equivalent = None
         if b.role_kind != CLUSTER_ROLE or b.role_name != "cluster-admin":
-            continue
+            role = idx.role_for(b)
+            if b.kind != "ClusterRoleBinding" or role is None:
+                continue
+            equivalent = _full_control_rule(role)
+            if equivalent is None:
+                continue
+        role_label = f"{b.role_kind} {b.role_name}"
         ev = []
         for s in b.subjects:
             why = allow_listed_grant(b, s)
-            e = Evidence(safe(f"{s.label()} → {b.label()} → ClusterRole cluster-admin", 400),
+            note = f"allow-listed: {why}" if why else None
+            if equivalent is not None:
+                note = f"cluster-admin equivalent: {equivalent.render()}" + (
+                    f" (aggregated from ClusterRole {safe(equivalent.declared_in)})"
+                    if equivalent.declared_in != b.role_name else "")
+            e = Evidence(safe(f"{s.label()} → {b.label()} → {role_label}", 400),
                          "full control of " + ("the cluster" if b.kind == "ClusterRoleBinding"
                                                else f"namespace {b.namespace}"),
-                         safe(b.origin), expected="cluster-admin only where required",
-                         note=f"allow-listed: {why}" if why else None)
+                         safe(b.origin), expected="cluster-admin only where required", note=note)
             (allowed if why else ev).append(e)
         if not ev:
             continue
         bad_count += 1
         target = Target(b.kind, b.name, b.namespace)
-        findings.append(Finding(Status.FAIL, target,
-                                f"{b.label()} grants cluster-admin to {len(ev)} subject(s): "
-                                + safe(", ".join(e.what.split(" → ")[0] for e in ev), 400), capped(ev)))
+        who = safe(", ".join(e.what.split(" → ")[0] for e in ev), 400)
+        if equivalent is not None:
+            msg = (f"{b.label()} grants {safe(role_label)}, cluster-admin equivalent (every verb on every resource "
+                   f"in every API group), to {len(ev)} subject(s): {who}")
+        else:
+            msg = f"{b.label()} grants cluster-admin to {len(ev)} subject(s): {who}"
+        findings.append(Finding(Status.FAIL, target, msg, capped(ev)))
     if allowed:
         findings.append(Finding(Status.PASS, CLUSTER,
                                 f"{len(allowed)} cluster-admin grant(s) are Kubernetes/kubeadm defaults "
                                 "(allow-listed, shown for review)", capped(allowed)))
     if bad_count == 0 and complete:
-        findings.append(Finding(Status.PASS, CLUSTER, "cluster-admin is bound only by Kubernetes' own defaults",
+        findings.append(Finding(Status.PASS, CLUSTER, "cluster-admin, and any role equivalent to it, is bound only "
+                                "by Kubernetes' own defaults",
                                 (Evidence("bindings examined", str(len(idx.bindings)), "RBAC"),)))
     return findings
 
@@ -306,15 +350,50 @@ def default_service_accounts(facts: Facts, check: Check, params: Mapping[str, An
 
 
 def _token_mounted(t, sa_obj) -> bool:
-    for _, spec in t.specs():
-        pod_setting = spec.get("automountServiceAccountToken")
-        if pod_setting is not None:
-            if pod_setting is True:
-                return True
+    return any(token_mount_reasons(spec, sa_obj) for _, spec in t.specs())
+
+
+# The volume the ServiceAccount admission plugin adds when a token is automounted
+# (plugin/pkg/admission/serviceaccount: "kube-api-access-" + random suffix).
+_AUTOMOUNT_VOLUME_PREFIX = "kube-api-access-"
+
+
+def token_mount_reasons(spec: Mapping[str, Any], sa_obj) -> list[str]:
+    """Why a pod spec gets a service account token, or [] when it gets none.
+
+    The automount setting (the pod's wins over the ServiceAccount's; default
+    true) decides only the token the admission plugin adds. A projected
+    volume with a `serviceAccountToken` source is a token the pod asked for
+    itself: the kubelet issues it whatever automountServiceAccountToken says."""
+    reasons = []
+    pod_setting = spec.get("automountServiceAccountToken")
+    sa_setting = sa_obj.body.get("automountServiceAccountToken") if sa_obj is not None else None
+    if pod_setting is True:
+        reasons.append("pod sets automountServiceAccountToken: true")
+    elif pod_setting is None and sa_setting is not False:
+        reasons.append("ServiceAccount " + ("not found" if sa_obj is None else "does not set "
+                       "automountServiceAccountToken: false") + " and the pod does not opt out")
+    automount = bool(reasons)
+    mounted_by = defaultdict(list)
+    for kind in ("initContainers", "containers", "ephemeralContainers"):
+        for c in as_list(spec.get(kind)):
+            for m in as_list(as_map(c).get("volumeMounts")):
+                mounted_by[as_map(m).get("name")].append(str(as_map(c).get("name", "?")))
+    for v in as_list(spec.get("volumes")):
+        v = as_map(v)
+        name = str(v.get("name", "?"))
+        sources = as_list(as_map(v.get("projected")).get("sources"))
+        if not any(as_map(src).get("serviceAccountToken") is not None for src in sources):
             continue
-        if sa_obj is None or sa_obj.body.get("automountServiceAccountToken") is not False:
-            return True
-    return False
+        if automount and name.startswith(_AUTOMOUNT_VOLUME_PREFIX):
+            continue      # the automounted token itself, already named
+        where = (f"mounted by {safe(', '.join(mounted_by[name]), 200)}" if mounted_by.get(name)
+                 else "issued to the pod by the kubelet")
+        why = f"explicit projected serviceAccountToken volume {safe(name, 80)} ({where})"
+        if not automount:
+            why += "; automountServiceAccountToken: false does not stop it"
+        reasons.append(why)
+    return reasons
 
 
 @predicate("rbac.token_mounts")
@@ -342,17 +421,7 @@ def token_mounts(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Con
         checked += 1
         sa_name = t.service_account()
         sa = sas.get((t.namespace, sa_name))
-        mounts = []
-        for where, spec in t.specs():
-            pod_setting = spec.get("automountServiceAccountToken")
-            if pod_setting is True:
-                mounts.append((where, "pod sets automountServiceAccountToken: true"))
-            elif pod_setting is None:
-                sa_setting = sa.body.get("automountServiceAccountToken") if sa is not None else None
-                if sa_setting is not False:
-                    mounts.append((where, "ServiceAccount " + ("not found" if sa is None else
-                                   "does not set automountServiceAccountToken: false") + " and the pod does not "
-                                   "opt out"))
+        mounts = [(where, how) for where, spec in t.specs() for how in token_mount_reasons(spec, sa)]
         if not mounts:
             continue
         has_rbac = (t.namespace, sa_name) in bound or t.namespace in group_bound
@@ -361,11 +430,15 @@ def token_mounts(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Con
         failed += 1
         reason = ("the default ServiceAccount is not meant to be used by workloads" if sa_name == "default"
                   else f"ServiceAccount {sa_name} has no RBAC binding, so the token grants it nothing it needs")
-        ev = [Evidence(f"{t.label()} ({where})", "token mounted", how, expected="automountServiceAccountToken: false")
+        ev = [Evidence(f"{t.label()} ({where})", "token mounted", how,
+                       expected="no token: automountServiceAccountToken: false and no projected token volume")
               for where, how in mounts[:3]]
         if len(mounts) > 3:
             ev.append(Evidence("more", f"{len(mounts) - 3} more pod(s) mount it", "workload"))
-        findings.append(Finding(Status.FAIL, t.target(), f"{t.label()} mounts a service account token "
+        explicit = next((how for _, how in mounts if how.startswith("explicit projected")), None)
+        how_mounted = f" through an {explicit.split(' (')[0]}, despite automountServiceAccountToken: false" \
+            if explicit and "does not stop it" in explicit else ""
+        findings.append(Finding(Status.FAIL, t.target(), f"{t.label()} mounts a service account token{how_mounted} "
                                 f"({t.running()} running pod(s)) but {reason}", tuple(ev)))
     if failed == 0 and not cluster.missing(POD, SERVICE_ACCOUNT, *WORKLOAD_KINDS, *RBAC_KINDS):
         findings.append(Finding(Status.PASS, CLUSTER, f"{checked} workload(s) checked; every mounted token belongs "

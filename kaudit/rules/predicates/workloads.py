@@ -10,16 +10,17 @@ count. Control-plane static pods have documented expectations
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from kaudit.catalog import Check
 from kaudit.model import (CLUSTER, MUTATING_WEBHOOK, NAMESPACE, NODE, POD, VALIDATING_WEBHOOK, WORKLOAD_KINDS,
                           Evidence, Facts, Finding, Status, Target)
 from kaudit.rules.predicates import Context, predicate
 from kaudit.rules.predicates._admission import (CONTROL_LEVEL, GATEKEEPER_SUFFIX, KYVERNO_CLUSTER_POLICY,
-                                                KYVERNO_POLICY, AdmissionIndex, build_admission_index,
+                                                KYVERNO_POLICY, KYVERNO_POLICY_EXCEPTION, AdmissionIndex, build_admission_index,
                                                 unavailable_policy_kinds)
-from kaudit.rules.predicates._common import as_list, as_map, capped, missing_kind_findings, namespace_names, safe
+from kaudit.rules.predicates._common import (as_list, as_map, capped, missing_kind_findings, namespace_names, safe,
+                                             str_list)
 from kaudit.rules.predicates._workload_index import EXPECTED_FOR_CONTROL_PLANE, WorkloadIndex, WorkloadTarget
 from kaudit.rules.predicates.rbac import workload_index
 
@@ -39,6 +40,7 @@ CONTROL_TEXT = {
     "hostPorts": "host ports",
     "secretEnv": "Secrets in environment variables",
     "seccomp": "containers without a RuntimeDefault or Localhost seccomp profile",
+    "seccompLocalhost": "containers whose Localhost seccomp profile cannot be verified from the API",
     "securityContext": "containers without the minimum security context",
 }
 
@@ -113,10 +115,20 @@ def _apply_seccomp_default(t: WorkloadTarget, items: dict[str, list[str]], on: s
     return out
 
 
+def _namespaces_with_workloads(facts: Facts, wl: WorkloadIndex) -> set[str] | None:
+    """Namespaces running or templating user workloads (control-plane static
+    pods are not user workloads); None when pods or workloads could not all
+    be collected, so no namespace can be shown to be empty."""
+    if facts.cluster.missing(*POD_KINDS):
+        return None
+    return {t.namespace for t in wl.targets if t.namespace and not t.static_component}
+
+
 @predicate("workloads.pod_security")
 def pod_security(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Context) -> Iterable[Finding]:
-    """5.2.2-5.2.12: per namespace, admission of params.control is blocked;
-    every workload violating it today fails."""
+    """5.2.2-5.2.12: per namespace with user workloads (the CIS remediation's
+    scope), admission of params.control is blocked; every workload violating
+    it today fails. Namespaces without workloads are named in one line."""
     control = params["control"]
     cluster = facts.cluster
     findings = missing_kind_findings(cluster, (NAMESPACE, *POD_KINDS))
@@ -124,27 +136,51 @@ def pod_security(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Con
     wl = workload_index(facts, ctx)
     fails, expected, per_ns, _ = _violation_findings(facts, wl, control)
     hidden = unavailable_policy_kinds(cluster)
+    exceptions_hidden = cluster.missing(KYVERNO_POLICY_EXCEPTION)
     counts = {ns: len(ts) for ns, ts in wl.by_namespace().items()}
     needed = CONTROL_LEVEL[control]
+    judged = _namespaces_with_workloads(facts, wl)
+    empty: list[Evidence] = []
     for ns in namespace_names(cluster):
-        enforced, psa_ev = adm.enforcing(ns, control)
+        enforced, psa_ev, idle = adm.enforcing(ns, control)
+        if judged is not None and ns not in judged:
+            # the namespace's own Pod Security observation, so how its level was decided stays visible
+            status = (f"no workloads; blocked by {safe(enforced[0].what, 200)}" if enforced else
+                      f"no workloads; would not block {CONTROL_TEXT[control]}")
+            empty.append(Evidence(psa_ev.what, psa_ev.value, psa_ev.source, psa_ev.expected,
+                                  note="; ".join(n for n in (status, psa_ev.note) if n)))
+            continue
         tail = f"{counts.get(ns, 0)} workload(s), {per_ns.get(ns, 0)} in violation"
+        if enforced and exceptions_hidden and all(e.what.startswith("Kyverno ") for e in enforced):
+            findings.append(Finding(Status.ERROR, Target(NAMESPACE, ns),
+                                    f"only Kyverno blocks {CONTROL_TEXT[control]} in {ns}, and its PolicyExceptions "
+                                    f"could not be read: {safe(exceptions_hidden[KYVERNO_POLICY_EXCEPTION], 300)}",
+                                    capped(enforced)))
+            continue
         if enforced:
             findings.append(Finding(Status.PASS, Target(NAMESPACE, ns),
                                     f"admission of {CONTROL_TEXT[control]} is blocked in {ns} by "
-                                    f"{safe(enforced[0].what, 200)} ({tail})", capped(enforced)))
+                                    f"{safe(enforced[0].what, 200)} ({tail})", capped(enforced + idle)))
             continue
-        ev = [psa_ev, Evidence("Kyverno / Gatekeeper / ValidatingAdmissionPolicy rules blocking it", "none found",
-                               "policy objects", expected="at least one enforcing rule, or Pod Security "
-                               f"Admission enforce={needed}")]
+        ev = [psa_ev, *idle,
+              Evidence("Kyverno / Gatekeeper / ValidatingAdmissionPolicy rules blocking it",
+                       "none enforcing here" if idle else "none found", "policy objects",
+                       expected=f"at least one enforcing rule, or Pod Security Admission enforce={needed}")]
         if hidden:
             findings.append(Finding(Status.ERROR, Target(NAMESPACE, ns),
                                     f"no enforcement seen in {ns}, but policy objects could not be read: "
-                                    + safe("; ".join(f"{k}: {v}" for k, v in hidden.items()), 400), tuple(ev)))
+                                    + safe("; ".join(f"{k}: {v}" for k, v in hidden.items()), 400), capped(ev)))
             continue
         findings.append(Finding(Status.FAIL, Target(NAMESPACE, ns),
                                 f"nothing stops the admission of {CONTROL_TEXT[control]} in namespace {ns} "
-                                f"(needs Pod Security enforce={needed} or an enforcing policy; {tail})", tuple(ev)))
+                                f"(needs Pod Security enforce={needed} or an enforcing policy; {tail})", capped(ev)))
+    if empty:
+        bare = [e.what.rsplit(" ", 1)[-1] for e in empty if "would not block" in (e.note or "")]
+        findings.append(Finding(Status.SKIP, CLUSTER,
+                                f"{len(empty)} namespace(s) run no workloads and are not judged (CIS scopes 5.2 to "
+                                f"namespaces with user workloads); {len(bare)} of them would not block "
+                                f"{CONTROL_TEXT[control]}" + (f": {safe(', '.join(bare), 300)}" if bare else ""),
+                                capped(empty, 60)))
     findings.extend(fails)
     if expected:
         findings.append(Finding(Status.PASS, CLUSTER, f"control-plane static pods do this by design "
@@ -169,6 +205,16 @@ def policy_mechanism(facts: Facts, check: Check, params: Mapping[str, Any], ctx:
           Evidence("Pod Security Admission cluster default", adm.default.level or "not visible",
                    adm.default.source or "kube-apiserver admission configuration", note=adm.default.note or None),
           Evidence("Kyverno / Gatekeeper / ValidatingAdmissionPolicy", "no enforcing pod rule", "policy objects")]
+    unknown = unrecognised_pod_webhooks(cluster)
+    if unknown:
+        # CIS 5.2.1 audit: review the policy mechanisms in place; kaudit cannot read what these enforce
+        findings.append(Finding(Status.WARN, CLUSTER, f"no policy control kaudit recognises enforces, but "
+                                f"{len(unknown)} admission webhook(s) of an engine it does not recognise intercept "
+                                "pods: review what they enforce: " + safe(", ".join(e.what for e in unknown), 300),
+                                capped(unknown + ev)))
+        return findings
+    if cluster.missing(VALIDATING_WEBHOOK):
+        hidden = {**hidden, **cluster.missing(VALIDATING_WEBHOOK)}
     if hidden:
         findings.append(Finding(Status.ERROR, CLUSTER, "no enforcing policy seen, but policy objects could not be "
                                 "read: " + safe("; ".join(f"{k}: {v}" for k, v in hidden.items()), 400), tuple(ev)))
@@ -179,16 +225,56 @@ def policy_mechanism(facts: Facts, check: Check, params: Mapping[str, Any], ctx:
     return findings
 
 
-def _workload_check(facts: Facts, ctx: Context, control: str, what_ok: str) -> list[Finding]:
+# Webhooks of the engines kaudit reads the policies of (Kyverno, Gatekeeper):
+# their verdict comes from those policies, not from the webhook's presence.
+_RECOGNISED_WEBHOOK_SUFFIXES = (".kyverno.svc", ".kyverno.svc-fail", ".kyverno.svc-ignore", ".gatekeeper.sh")
+
+
+def unrecognised_pod_webhooks(cluster) -> list[Evidence]:
+    """Validating admission webhooks that intercept pod creation and belong to
+    no engine kaudit reads. Mutating webhooks (sidecar injectors, defaulting)
+    change pods rather than judge them: they are not a policy control."""
+    out = []
+    for cfg in cluster.of_kind(VALIDATING_WEBHOOK):
+        for hook in as_list(cfg.body.get("webhooks")):
+            hook = as_map(hook)
+            name = str(hook.get("name", ""))
+            if any(name.endswith(sfx) for sfx in _RECOGNISED_WEBHOOK_SUFFIXES) or "kyverno" in name.split("."):
+                continue
+            if not any(_rule_matches_pod_create(as_map(r)) for r in as_list(hook.get("rules"))):
+                continue
+            svc = as_map(as_map(hook.get("clientConfig")).get("service"))
+            where = f"service {svc.get('namespace')}/{svc.get('name')}" if svc else \
+                str(as_map(hook.get("clientConfig")).get("url") or "no clientConfig")
+            out.append(Evidence(f"{VALIDATING_WEBHOOK} {safe(cfg.name, 120)} webhook {safe(name, 120)}",
+                                "intercepts pod creation", safe(where, 200),
+                                note=f"failurePolicy {safe(hook.get('failurePolicy', 'Fail'), 20)}"))
+    return out
+
+
+def _rule_matches_pod_create(rule: Mapping[str, Any]) -> bool:
+    groups = str_list(rule.get("apiGroups"))
+    resources = str_list(rule.get("resources"))
+    operations = str_list(rule.get("operations"))
+    return (("" in groups or "*" in groups) and any(r in ("pods", "*", "*/*") for r in resources)
+            and any(o in ("CREATE", "*") for o in operations))
+
+
+def _workload_check(facts: Facts, ctx: Context, control: str, what_ok: str,
+                    extra: Callable[[WorkloadIndex, set[Target]], list[Finding]] | None = None) -> list[Finding]:
+    """FAIL per violating workload; `extra` adds findings for the rest (the
+    summary PASS is given only when neither failed nor left anything to review)."""
     cluster = facts.cluster
     findings = missing_kind_findings(cluster, POD_KINDS)
     wl = workload_index(facts, ctx)
     fails, expected, _, examined = _violation_findings(facts, wl, control)
     findings.extend(fails)
+    more = extra(wl, {f.target for f in fails}) if extra else []
+    findings.extend(more)
     if expected:
         findings.append(Finding(Status.PASS, CLUSTER, "control-plane static pods: expected for "
                                 f"{CONTROL_TEXT[control]}, shown for review", capped(expected)))
-    if not fails and not cluster.missing(*POD_KINDS):
+    if not fails and not more and not cluster.missing(*POD_KINDS):
         findings.append(Finding(Status.PASS, CLUSTER, f"{examined} workload(s) checked: {what_ok}",
                                 (Evidence("workloads examined", str(examined), "pods and pod templates"),)))
     return findings
@@ -204,8 +290,26 @@ def secret_env(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Conte
 def seccomp(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Context) -> Iterable[Finding]:
     """5.6.2: every container runs with RuntimeDefault or Localhost seccomp
     (pod or container level; unset counts as set on nodes whose kubelet has
-    seccompDefault: true)."""
-    return _workload_check(facts, ctx, "seccomp", "every container has a RuntimeDefault or Localhost seccomp profile")
+    seccompDefault: true). A Localhost profile is a file on each node that
+    the API does not show: WARN with its path, for review on the nodes."""
+    return _workload_check(facts, ctx, "seccomp", "every container has a RuntimeDefault seccomp profile",
+                           _localhost_seccomp_findings)
+
+
+def _localhost_seccomp_findings(wl: WorkloadIndex, failed: set[Target]) -> list[Finding]:
+    out = []
+    for t in wl.targets:
+        items = wl.violations(t, "seccompLocalhost")
+        if not items or t.target() in failed:
+            continue
+        ev = [Evidence(text, "profile file on the node, not visible through the API", _where(wheres),
+                       expected="a reviewed profile at this path on every node the pod can run on")
+              for text, wheres in items.items()]
+        profiles = sorted({text.rsplit("Localhost ", 1)[-1] for text in items})
+        out.append(Finding(Status.WARN, t.target(),
+                           f"{t.label()} ({t.running()} running pod(s)) uses Localhost seccomp profile(s) "
+                           f"{safe(', '.join(profiles), 300)}: review the file(s) on the nodes", capped(ev)))
+    return out
 
 
 @predicate("workloads.security_context")
