@@ -47,7 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     src.add_argument("--kubeconfig", metavar="PATH", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
     src.add_argument("--context", metavar="NAME", help="kubeconfig context to use")
     src.add_argument("--manifests", metavar="PATH", action="append", type=Path, default=[],
-                     help="offline: a YAML/JSON file or directory of objects (repeatable)")
+                     help="offline: a YAML/JSON file or directory of objects (repeatable), or an evidence "
+                          "bundle written by --save-evidence (on its own)")
     src.add_argument("--demo", action="store_true", help="scan the bundled demo cluster")
     nodes = scan.add_argument_group("node access")
     nodes.add_argument("--nodes", choices=("none", "ssh", "daemonset", "local"), default=None,
@@ -83,6 +84,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="a previous report.json for the trend section (default: the report.json already "
                           "in --output-dir, if any)")
     out.add_argument("--save-facts", metavar="DIR", type=Path, help="also save the collected node facts (one JSON per node)")
+    out.add_argument("--save-evidence", metavar="DIR", type=Path,
+                     help="also write the evidence bundle: the objects, node facts, kubelet configz and collection "
+                          "record the scan saw (DIR must not exist or be empty); `kaudit scan --manifests DIR` "
+                          "re-evaluates it offline (docs/facts.md)")
     out.add_argument("--fail-on", choices=("fail", "error", "never"), default="fail",
                      help="exit 1 on FAIL (default), on FAIL or ERROR, or never (an incomplete scan "
                           "exits 3 whatever this says)")
@@ -127,11 +132,16 @@ def _parser() -> argparse.ArgumentParser:
 
     perms = sub.add_parser("permissions", help="print the least-privilege ClusterRole a scan needs",
                            description="Print the ClusterRole a scan needs: get/list only, no Secrets, "
-                                       "no wildcards, plus get on nodes/proxy for the kubelets' configz.")
+                                       "no wildcards, plus get on nodes/proxy for the kubelets' configz "
+                                       "(read through the API server, which authorizes it as nodes/proxy "
+                                       "on every Kubernetes version).")
     perms.add_argument("--gatekeeper-constraint", metavar="RESOURCE", action="append", default=[],
                        help="also grant list on this Gatekeeper constraint resource (plural, lower case, "
                             "e.g. k8spspprivilegedcontainer); repeatable. Without it, a cluster's Gatekeeper "
                             "constraints are reported as not readable")
+    perms.add_argument("--kubernetes-version", metavar="VERSION",
+                       help="the cluster's version (e.g. v1.33.1): the output explains, for that version, why "
+                            "the role holds get nodes/proxy")
 
     nf = sub.add_parser("node-facts", help="print this node's facts as JSON (used by the DaemonSet)")
     nf.add_argument("--root", default="/", help="where the host's filesystem is mounted (default /)")
@@ -229,6 +239,12 @@ def _sources(args: argparse.Namespace):
             args.node_facts = [demo_dir() / "nodes"]
     elif args.manifests:
         cluster_source = ManifestSource(args.manifests)
+        from kaudit.collect.evidence import bundle_nodes, is_bundle
+        bundled = bundle_nodes(args.manifests[0]) if is_bundle(args.manifests[0]) else None
+        if bundled and not args.node_facts and args.nodes in (None, "none"):
+            args.node_facts = [bundled]      # an evidence bundle carries its node facts
+        if is_bundle(args.manifests[0]):
+            _warn_if_catalog_changed(args.manifests[0], args.benchmark)
     elif args.kubeconfig or args.context or not args.node_facts:
         from kaudit.collect.api import ApiSource
         cluster_source = ApiSource(kubeconfig=str(args.kubeconfig) if args.kubeconfig else None,
@@ -267,6 +283,18 @@ def _sources(args: argparse.Namespace):
     return cluster_source, node_source, node_access
 
 
+def _warn_if_catalog_changed(bundle: Path, benchmark: str) -> None:
+    """Re-checking old evidence with a changed catalog can change verdicts: say so."""
+    from kaudit.collect.evidence import catalog_sha256, read_record
+    from kaudit.resources import data_dir
+    record = read_record(bundle)
+    then, now = record.get("catalog_sha256"), catalog_sha256(data_dir("checks") / benchmark)
+    if record.get("benchmark") != benchmark or then != now:
+        print(f"kaudit: warning: {bundle} was written by kaudit {(record.get('tool') or {}).get('version')} "
+              f"for {record.get('benchmark')} (catalog sha256 {str(then)[:12]}); this is {benchmark} "
+              f"(catalog sha256 {now[:12]}): results can differ from the original scan", file=sys.stderr)
+
+
 def cmd_scan(args: argparse.Namespace) -> int:
     from kaudit.scan import ScanRequest
 
@@ -295,6 +323,12 @@ def cmd_scan(args: argparse.Namespace) -> int:
         unknown = [c for c in only if c not in known]
         if unknown:
             raise UsageError(f"unknown check or section: {', '.join(unknown)}")
+    if args.save_evidence:
+        from kaudit.collect.evidence import check_destination
+        try:
+            check_destination(args.save_evidence)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     cluster_source, node_source, node_access = _sources(args)
     if args.reports_root is not None:
         if args.output_dir:
@@ -315,15 +349,14 @@ def _run_scan(args: argparse.Namespace, req, formats: list[str], waivers, previo
     from kaudit.collect import SourceError
     from kaudit.incluster import (ReportsNotWritten, ScanInterrupted, failed_report, scan_interruptibly,
                                   termination_handled)
-    from kaudit.scan import save_facts, utc_now
+    from kaudit.scan import utc_now
 
     started = utc_now()
     failure: tuple[int, str] | None = None        # (exit status, one line) when kaudit itself failed
     with termination_handled() as term:
         try:
             report, facts, interrupted = scan_interruptibly(
-                req, term, started, waivers=waivers,
-                on_facts=(lambda f: save_facts(f, args.save_facts)) if args.save_facts else None)
+                req, term, started, waivers=waivers, on_facts=_on_facts(args, req.catalog))
         except SourceError as exc:
             if exc.exit_code == EXIT_USAGE:        # a bad input found while reading it: no scan happened
                 _clear_progress(req.progress)
@@ -385,6 +418,22 @@ def _run_scan(args: argparse.Namespace, req, formats: list[str], waivers, previo
     if failure:
         return failure[0]
     return _exit_status(report, args.fail_on)
+
+
+def _on_facts(args: argparse.Namespace, catalog):
+    """What to keep of the facts once collected: --save-facts, --save-evidence."""
+    from kaudit.scan import save_facts
+    if not (args.save_facts or args.save_evidence):
+        return None
+    from kaudit.collect.evidence import write_bundle
+    from kaudit.resources import data_dir
+
+    def keep(facts) -> None:
+        if args.save_facts:
+            save_facts(facts, args.save_facts)
+        if args.save_evidence:
+            write_bundle(facts, args.save_evidence, catalog.benchmark, data_dir("checks") / catalog.benchmark)
+    return keep
 
 
 def _clear_progress(progress) -> None:
@@ -492,7 +541,13 @@ def cmd_permissions(args: argparse.Namespace) -> int:
     bad = [c for c in args.gatekeeper_constraint if not c.isalnum() or c.lower() != c]
     if bad:
         raise UsageError(f"not a constraint resource name (plural, lower case): {', '.join(bad)}")
-    sys.stdout.write(cluster_role_yaml(constraint_resources=args.gatekeeper_constraint))
+    minor = None
+    if args.kubernetes_version:
+        from kaudit.model import ClusterIdentity
+        minor = ClusterIdentity(version=args.kubernetes_version).minor()
+        if minor is None or not args.kubernetes_version.lstrip("v").startswith("1."):
+            raise UsageError(f"--kubernetes-version {args.kubernetes_version!r}: expected a version like v1.33.1")
+    sys.stdout.write(cluster_role_yaml(constraint_resources=args.gatekeeper_constraint, kubernetes_minor=minor))
     return EXIT_OK
 
 

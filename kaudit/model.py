@@ -200,6 +200,18 @@ K8S_GROUPS = frozenset({
     "node.k8s.io", "scheduling.k8s.io", "coordination.k8s.io",
 })
 
+# Reasons ClusterFacts.missing gives for a kind the source never read.
+NOT_IN_INPUT = "not in the input"
+NOT_COLLECTED = "not read by the live scan"
+FORBIDDEN = "forbidden"     # how every 403 reason starts ("forbidden: needs list on pods")
+
+
+def kind_group(key: str) -> str | None:
+    """The API group of a kind key; None for Kubernetes' own groups (filed
+    under the bare Kind, see kind_key)."""
+    return key.split(".", 1)[1] if "." in key else None
+
+
 # Well-known kind keys, so predicates do not spell them by hand.
 NAMESPACE = "Namespace"
 NODE = "Node"
@@ -272,6 +284,24 @@ class ClusterFacts:
     # API server admission configuration, when visible (for PodSecurity defaults)
     source: str = "none"             # "api" | "manifests" | "demo" | "none"
     load_errors: list[str] = field(default_factory=list)   # malformed documents skipped, with file:line
+    # The collection record (docs/facts.md): what the source really read.
+    # `listed`: the kinds read completely, empty ones included. None means the
+    # facts say nothing about it (built in code, the demo): every kind not in
+    # `unavailable` then counts as read.
+    listed: set[str] | None = None
+    # The API groups the cluster serves as far as the source knows (None:
+    # unknown). A kind of another group does not exist there, so it is not
+    # missing. `groups_assumed`: derived from a dump's contents, not discovery.
+    groups: set[str] | None = None
+    groups_assumed: bool = False
+    # Groups whose every kind the source listed (Gatekeeper's constraints):
+    # a kind of them that was not listed does not exist.
+    enumerated_groups: set[str] = field(default_factory=set)
+    # Filled while checks run: the kinds checks needed that were not collected
+    # (kind -> reason), and those taken as not installed on an assumption.
+    needed_missing: dict[str, str] = field(default_factory=dict)
+    assumed_absent: set[str] = field(default_factory=set)
+    evidence_bundle: str | None = None   # read back from an evidence bundle: which one (kaudit.collect.evidence)
 
     def of_kind(self, kind: str) -> list[KObject]:
         return self.objects.get(kind, [])
@@ -280,8 +310,34 @@ class ClusterFacts:
         self.objects.setdefault(obj.kind, []).append(obj)
 
     def missing(self, *kinds: str) -> dict[str, str]:
-        """The kinds among `kinds` that could not be collected, with the reason."""
-        return {k: self.unavailable[k] for k in kinds if k in self.unavailable}
+        """The kinds among `kinds` that were not collected, with the reason.
+
+        This is the one rule every check goes through: a kind is missing when
+        the source failed or was denied (`unavailable`), or when it never read
+        it (`listed`) although its API group exists. Each answer is remembered
+        so the report can say which needed data was missing."""
+        out: dict[str, str] = {}
+        for k in kinds:
+            why = self.unavailable.get(k)
+            if why is None and self.listed is not None and k not in self.listed:
+                group = kind_group(k)
+                if group is None or ((self.groups is None or group in self.groups)
+                                     and group not in self.enumerated_groups):
+                    why = NOT_IN_INPUT if self.source in ("manifests", "demo") else NOT_COLLECTED
+                elif self.groups_assumed:
+                    self.assumed_absent.add(k)
+            if why is not None:
+                out[k] = why
+                self.needed_missing.setdefault(k, why)
+        return out
+
+    def denied(self) -> dict[str, str]:
+        """The unavailable kinds the API server refused (403), with the reason."""
+        return {k: v for k, v in self.unavailable.items() if v.startswith(FORBIDDEN)}
+
+    def failed(self) -> dict[str, str]:
+        """The unavailable kinds whose read failed for another reason."""
+        return {k: v for k, v in self.unavailable.items() if not v.startswith(FORBIDDEN)}
 
     def iter_all(self) -> Iterator[KObject]:
         for objs in self.objects.values():

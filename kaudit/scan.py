@@ -15,7 +15,7 @@ from kaudit.catalog import Catalog
 from kaudit.collect import ClusterSource, NodeSource, Progress, no_progress
 from kaudit.engine import evaluate
 from kaudit.gcpause import paused_gc
-from kaudit.model import ClusterFacts, Facts, NodeFacts, Report, Result, ScanInfo
+from kaudit.model import NODE, ClusterFacts, Facts, NodeFacts, Report, Result, ScanInfo
 
 
 def utc_now() -> str:
@@ -48,7 +48,7 @@ def build_report(catalog: Catalog, facts: Facts, results: list[Result], started:
     collection_errors += [f"configz of node {n}: {why}" for n, why in sorted(cluster.configz_errors.items())]
     for nf in facts.nodes:
         collection_errors += [f"node {nf.name}: {e}" for e in nf.errors]
-    sources = []
+    sources = [cluster.evidence_bundle] if cluster.evidence_bundle else []
     if cluster.source == "api":
         sources.append(f"Kubernetes API server {cluster.identity.api_server or ''}".strip())
         if cluster.kubelet_configz:
@@ -73,6 +73,10 @@ def build_report(catalog: Catalog, facts: Facts, results: list[Result], started:
     unlisted = sum(len(nf.list_errors) for nf in facts.nodes)
     if unlisted:
         reasons.append(f"{unlisted} directory listing(s) on nodes could not be completed")
+    reasons += completeness_reasons(cluster)
+    if cluster.assumed_absent:
+        sources.append("taken as not installed (no object or CustomResourceDefinition of their API group in the "
+                       "input): " + ", ".join(sorted(cluster.assumed_absent)))
     scan = ScanInfo(
         started=started, finished=finished or utc_now(), benchmark=catalog.benchmark,
         benchmark_title=catalog.title, benchmark_version=catalog.version,
@@ -81,6 +85,19 @@ def build_report(catalog: Catalog, facts: Facts, results: list[Result], started:
         complete=not reasons, incomplete_reasons=reasons,
         collection_errors=collection_errors, evidence_sources=sources)
     return Report(tool={"name": "kaudit", "version": __version__}, scan=scan, results=results)
+
+
+def completeness_reasons(cluster: ClusterFacts) -> list[str]:
+    """Why the cluster data the checks needed is not whole: kinds a check needed
+    that the source never read, no Node objects, documents skipped."""
+    reasons = []
+    cluster.missing(NODE)       # every scan needs the node list (sections 1-4 and the cover)
+    for kind, why in sorted(cluster.needed_missing.items()):
+        if kind not in cluster.unavailable:      # those are counted above
+            reasons.append(f"{kind} objects are {why}")
+    if cluster.source in ("manifests", "demo") and cluster.load_errors:
+        reasons.append(f"{len(cluster.load_errors)} document(s) of the input were skipped as malformed")
+    return reasons
 
 
 def run_scan(req: ScanRequest, on_facts: Callable[[Facts], None] | None = None) -> Report:

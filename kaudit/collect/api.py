@@ -321,7 +321,7 @@ class ApiSource(ClusterSource):
                                            pool_size=max(32, self.configz_concurrency + 4))
         http = KubeHttp(conn, max_attempts=self.max_attempts, backoff=self.backoff,
                         request_timeout=self.request_timeout)
-        facts = ClusterFacts(source="api")
+        facts = ClusterFacts(source="api", listed=set())
         self._partial, self._read_done, self._configz_done = facts, set(), False
         self._discovery_cache = {}
         self._sharer = Sharer()
@@ -330,6 +330,7 @@ class ApiSource(ClusterSource):
         progress(f"connecting to {conn.server}")
         facts.identity.version = self._version(http, facts)
         groups = self._discover_groups(http, facts)
+        facts.groups = set(groups) if groups is not None else None
         for spec in READS:
             self._collect_read(http, spec, groups, facts, progress)
             self._read_done.add(spec.kind_key)
@@ -445,6 +446,8 @@ class ApiSource(ClusterSource):
                       facts: ClusterFacts, progress: Progress) -> None:
         version = self._resolve(http, spec, groups, facts)
         if version is None:
+            if spec.kind_key not in facts.unavailable:
+                facts.listed.add(spec.kind_key)     # discovery proved it is not served: none exist
             return
         prefix = f"/api/{version}" if not spec.group else f"/apis/{spec.group}/{version}"
         if spec.names:
@@ -470,6 +473,7 @@ class ApiSource(ClusterSource):
                 if exc.status == 403:
                     facts.unavailable[key] = forbidden
                 elif exc.status == 404:
+                    facts.listed.add(key)     # the collection record: read, and none exist
                     return       # discovered, then gone (CRD deleted mid-scan): absent
                 else:
                     facts.unavailable[key] = f"could not list {label}: {exc}"
@@ -478,6 +482,7 @@ class ApiSource(ClusterSource):
                 facts.unavailable[key] = f"could not list {label}: {exc}"
                 return
             facts.objects.setdefault(key, []).extend(objects)
+            facts.listed.add(key)
             progress(f"listed {label}: {len(objects)}")
             return
 
@@ -534,6 +539,7 @@ class ApiSource(ClusterSource):
                 facts.load_errors.append(f"api: {spec.rbac_name}/{name}: {exc}")
         if found:
             facts.objects.setdefault(spec.kind_key, []).extend(found)
+        facts.listed.add(spec.kind_key)
 
     def _collect_gatekeeper_constraints(self, http: KubeHttp, groups: dict[str, list[str]] | None,
                                         facts: ClusterFacts, progress: Progress) -> None:
@@ -558,6 +564,7 @@ class ApiSource(ClusterSource):
             progress(f"listing {label}")
             path = f"/apis/{GATEKEEPER_CONSTRAINTS_GROUP}/{version}/{quote(plural, safe='')}"
             self._list_into(http, path, key, f"forbidden: needs list on {label}", facts, progress, label)
+        facts.enumerated_groups.add(GATEKEEPER_CONSTRAINTS_GROUP)   # every constraint kind discovery shows
 
     # -- kubelet configz --------------------------------------------------------
 

@@ -8,6 +8,7 @@ of the file still loads. Unknown kinds are kept.
 """
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from pathlib import Path
@@ -17,7 +18,7 @@ from kaudit import yamlsafe
 from kaudit.collect import ClusterSource, Progress, SourceError, no_progress
 from kaudit.collect.jsonstream import iter_list
 from kaudit.collect.trim import NotAnObject, Sharer, to_kobject
-from kaudit.model import NAMESPACE, NODE, ClusterFacts
+from kaudit.model import K8S_GROUPS, NAMESPACE, NODE, ClusterFacts, kind_group, kind_key
 
 _DOC_SEPARATOR = re.compile(r"^---(?:[ \t].*)?$", re.MULTILINE)
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -31,6 +32,13 @@ class ManifestSource(ClusterSource):
         self.source_name = source_name
 
     def collect(self, progress: Progress = no_progress) -> ClusterFacts:
+        from kaudit.collect.evidence import is_bundle, load_bundle
+        bundles = [p for p in self.paths if is_bundle(p)]
+        if bundles:
+            if len(self.paths) > 1:
+                raise SourceError(f"{bundles[0]} is a kaudit evidence bundle: scan it on its own "
+                                  "(its collection record describes only its own objects)", exit_code=2)
+            return load_bundle(bundles[0], progress)
         facts = ClusterFacts(source=self.source_name)
         files = list(self._files())
         if not files:
@@ -44,7 +52,7 @@ class ManifestSource(ClusterSource):
                 loaded += streamed
                 continue
             try:
-                text = path.read_text(encoding="utf-8")
+                text = read_text(path)
             except (OSError, UnicodeDecodeError) as exc:
                 raise SourceError(f"{path}: cannot read: {exc}", exit_code=2) from None
             for raw, line in _documents(text, path, facts.load_errors):
@@ -58,6 +66,10 @@ class ManifestSource(ClusterSource):
             detail = f" ({facts.load_errors[0]})" if facts.load_errors else ""
             raise SourceError(f"no Kubernetes objects found in {', '.join(map(str, self.paths))}{detail}",
                               exit_code=2)
+        default_namespaces(facts)
+        if self.source_name != "demo":
+            # The demo is a whole cluster by construction; a dump holds only what it holds.
+            record_dump_contents(facts)
         name = "kaudit demo cluster" if self.source_name == "demo" else ", ".join(str(p) for p in self.paths)
         fill_identity_from_objects(facts, name=name)
         return facts
@@ -70,6 +82,96 @@ class ManifestSource(ClusterSource):
                 yield p
             else:
                 raise SourceError(f"{p}: no such file or directory", exit_code=2)
+
+
+def read_text(path: Path) -> str:
+    """A file's text: UTF-8, or UTF-16/UTF-32 or UTF-8 with a byte order mark
+    (what Windows PowerShell's `>` and Out-File write)."""
+    data = path.read_bytes()
+    for bom, encoding in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+                          (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+                          (codecs.BOM_UTF16_BE, "utf-16")):
+        if data.startswith(bom):
+            return data.decode(encoding)
+    return data.decode("utf-8")
+
+
+# Kubernetes' own API groups besides model.K8S_GROUPS (whose kinds are keyed
+# by the bare Kind): a dump that holds none of their objects still comes from
+# a cluster that serves them.
+BUILTIN_GROUPS = K8S_GROUPS | {
+    "events.k8s.io", "autoscaling", "flowcontrol.apiserver.k8s.io", "resource.k8s.io",
+    "apiextensions.k8s.io", "authentication.k8s.io", "authorization.k8s.io",
+    "storagemigration.k8s.io", "internal.apiserver.k8s.io",
+}
+
+# Kubernetes' own cluster-scoped kinds (`kubectl api-resources --namespaced=false`,
+# v1.33), as kind keys. Every other kind of BUILTIN_GROUPS is namespaced.
+CLUSTER_SCOPED_KINDS = frozenset({
+    "Namespace", "Node", "PersistentVolume", "ComponentStatus", "ClusterRole", "ClusterRoleBinding",
+    "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding", "MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding",
+    "APIService", "CertificateSigningRequest", "ClusterTrustBundle", "IngressClass", "IPAddress",
+    "ServiceCIDR", "RuntimeClass", "PriorityClass", "PodSecurityPolicy", "StorageClass", "CSIDriver",
+    "CSINode", "VolumeAttachment", "VolumeAttributesClass",
+    "CustomResourceDefinition.apiextensions.k8s.io", "FlowSchema.flowcontrol.apiserver.k8s.io",
+    "PriorityLevelConfiguration.flowcontrol.apiserver.k8s.io", "DeviceClass.resource.k8s.io",
+    "ResourceSlice.resource.k8s.io", "DeviceTaintRule.resource.k8s.io", "StorageVersionMigration.storagemigration.k8s.io",
+    "StorageVersion.internal.apiserver.k8s.io", "TokenReview.authentication.k8s.io",
+    "SelfSubjectReview.authentication.k8s.io", "SubjectAccessReview.authorization.k8s.io",
+    "SelfSubjectAccessReview.authorization.k8s.io", "SelfSubjectRulesReview.authorization.k8s.io",
+})
+CRD_KIND = "CustomResourceDefinition.apiextensions.k8s.io"
+
+
+def kind_scopes(facts: ClusterFacts) -> dict[str, bool]:
+    """Kind key -> namespaced, for the kinds whose scope is known: the
+    extension kinds kaudit reads (permissions.READS) and every
+    CustomResourceDefinition in the input (its spec.scope)."""
+    from kaudit.collect.permissions import READS
+    scopes = {r.kind_key: r.namespaced for r in READS}
+    for crd in facts.of_kind(CRD_KIND):
+        spec = crd.body.get("spec") if isinstance(crd.body.get("spec"), dict) else {}
+        group, scope = spec.get("group"), spec.get("scope")
+        kind = (spec.get("names") or {}).get("kind") if isinstance(spec.get("names"), dict) else None
+        if isinstance(group, str) and isinstance(kind, str) and scope in ("Namespaced", "Cluster"):
+            scopes[kind_key(f"{group}/v1", kind)] = scope == "Namespaced"
+    return scopes
+
+
+def default_namespaces(facts: ClusterFacts) -> None:
+    """A namespaced object without metadata.namespace is in `default`, where
+    `kubectl apply` creates it (kubectl's default namespace, from the
+    kubeconfig context, is `default` unless set). Cluster-scoped kinds keep
+    none; a kind whose scope is unknown (an extension without its CRD in the
+    input) is left as it is rather than guessed."""
+    scopes = kind_scopes(facts)
+    for key, objs in facts.objects.items():
+        group = kind_group(key)
+        if key in CLUSTER_SCOPED_KINDS:
+            continue
+        namespaced = True if group is None or group in BUILTIN_GROUPS else scopes.get(key)
+        if not namespaced:
+            continue
+        for obj in objs:
+            if obj.namespace is None:
+                obj.namespace = "default"
+
+
+def record_dump_contents(facts: ClusterFacts) -> None:
+    """A dump's collection record: a kind was collected when the input holds
+    an object of it. Extension groups count as installed when the input holds
+    an object or a CustomResourceDefinition of theirs; any other group is taken
+    as not installed (an assumption the report names when a check relied on it)."""
+    facts.listed = {k for k, objs in facts.objects.items() if objs}
+    groups = set(BUILTIN_GROUPS)
+    groups.update(g for g in map(kind_group, facts.listed) if g)
+    for crd in facts.of_kind(CRD_KIND):
+        group = (crd.body.get("spec") or {}).get("group") if isinstance(crd.body.get("spec"), dict) else None
+        if isinstance(group, str):
+            groups.add(group)
+    facts.groups = groups
+    facts.groups_assumed = True
 
 
 # JSON files at least this large are read item by item (kaudit/collect/jsonstream.py).

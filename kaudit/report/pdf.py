@@ -31,7 +31,7 @@ from kaudit.resources import data_dir
 EDITIONS = ("findings", "full")
 
 # Print limits: a page holds far less than a screen. report.json keeps everything.
-PDF_ROWS_PER_CHECK = 10          # non-PASS targets listed per recommendation
+PDF_ROWS_PER_CHECK = 8           # non-PASS targets listed per recommendation
 PDF_EVIDENCE_ROWS = 2            # ... of which the first ones carry their evidence table
 PDF_EVIDENCE_PER_RESULT = 6
 PDF_MATRIX_COLUMNS = 14          # node-matrix columns per page-wide table

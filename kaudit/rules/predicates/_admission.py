@@ -155,8 +155,12 @@ class AdmissionIndex:
         rules that reach `ns` but do not enforce there, with why)."""
         level, how = self.psa_level(ns)
         needed = CONTROL_LEVEL[control]
+        assumed = (self.default.level is None and ns not in self.default.exempt
+                   and PSA_ENFORCE not in self.labels.get(ns, {}))
         psa_ev = Evidence(f"Pod Security Admission enforce level of namespace {ns}", level, how,
-                          expected=f"{needed} or stricter")
+                          expected=f"{needed} or stricter",
+                          note="assumed, not seen: the API server's PodSecurity admission configuration was not "
+                               "visible, so Kubernetes' default (privileged) is assumed" if assumed else None)
         out: list[Evidence] = []
         idle: list[Evidence] = []
         if PSA_LEVELS[level] >= PSA_LEVELS[needed]:
@@ -559,7 +563,9 @@ def build_admission_index(facts: Facts, ctx: Context | None) -> AdmissionIndex:
 
 
 def unavailable_policy_kinds(cluster: ClusterFacts) -> dict[str, str]:
-    """Policy kinds the collector tried and could not read (they may hide enforcement)."""
-    return {k: v for k, v in cluster.unavailable.items()
-            if k in POLICY_KINDS or k.endswith(GATEKEEPER_SUFFIX) or k == NAMESPACE}
+    """Policy kinds that were not collected (they may hide enforcement): the
+    collector failed or was denied, or the input never held them."""
+    out = cluster.missing(NAMESPACE, *POLICY_KINDS)
+    out.update((k, v) for k, v in cluster.unavailable.items() if k.endswith(GATEKEEPER_SUFFIX))
+    return out
 

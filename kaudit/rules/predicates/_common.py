@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping, Sequence
 
-from kaudit.model import CLUSTER, NAMESPACE, ClusterFacts, Evidence, Finding, Status, Target
+from kaudit.model import (CLUSTER, NAMESPACE, NOT_COLLECTED, NOT_IN_INPUT, ClusterFacts, Evidence, Finding, Status,
+                          Target)
 
 # Namespaces Kubernetes itself creates and runs (5.6.1 counts the others).
 SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
@@ -20,11 +21,13 @@ def missing_kind_findings(cluster: ClusterFacts, kinds: Iterable[str], target: T
     kind and the reason the collector gave (e.g. the missing permission)."""
     out = []
     for kind, reason in cluster.missing(*kinds).items():
-        out.append(Finding(
-            Status.ERROR, target,
-            f"{kind} objects could not be collected, so this cannot be decided"
-            + (f" ({why})" if why else "") + f": {reason}",
-            (Evidence(f"list {kind}", None, "cluster collection", note=reason),)))
+        if reason in (NOT_IN_INPUT, NOT_COLLECTED):     # never read, rather than refused or failed
+            message = f"{kind} objects are {reason}, so this cannot be decided" + (f" ({why})" if why else "")
+        else:
+            message = (f"{kind} objects could not be collected, so this cannot be decided"
+                       + (f" ({why})" if why else "") + f": {reason}")
+        out.append(Finding(Status.ERROR, target, message,
+                           (Evidence(f"list {kind}", None, "cluster collection", note=reason),)))
     return out
 
 

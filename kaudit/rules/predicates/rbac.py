@@ -358,22 +358,25 @@ def _token_mounted(t, sa_obj) -> bool:
 _AUTOMOUNT_VOLUME_PREFIX = "kube-api-access-"
 
 
-def token_mount_reasons(spec: Mapping[str, Any], sa_obj) -> list[str]:
+def token_mount_reasons(spec: Mapping[str, Any], sa_obj, sa_unknown: bool = False) -> list[str]:
     """Why a pod spec gets a service account token, or [] when it gets none.
 
     The automount setting (the pod's wins over the ServiceAccount's; default
     true) decides only the token the admission plugin adds. A projected
     volume with a `serviceAccountToken` source is a token the pod asked for
-    itself: the kubelet issues it whatever automountServiceAccountToken says."""
+    itself: the kubelet issues it whatever automountServiceAccountToken says.
+    `sa_unknown`: the pod's ServiceAccount was never collected, so whether it
+    opts out is unknown; only what the pod itself says is judged."""
     reasons = []
     pod_setting = spec.get("automountServiceAccountToken")
     sa_setting = sa_obj.body.get("automountServiceAccountToken") if sa_obj is not None else None
     if pod_setting is True:
         reasons.append("pod sets automountServiceAccountToken: true")
-    elif pod_setting is None and sa_setting is not False:
+    elif pod_setting is None and sa_setting is not False and not sa_unknown:
         reasons.append("ServiceAccount " + ("not found" if sa_obj is None else "does not set "
                        "automountServiceAccountToken: false") + " and the pod does not opt out")
-    automount = bool(reasons)
+    # With the ServiceAccount unseen the automounted volume may be there: not "explicit".
+    automount = bool(reasons) or (sa_unknown and pod_setting is None)
     mounted_by = defaultdict(list)
     for kind in ("initContainers", "containers", "ephemeralContainers"):
         for c in as_list(spec.get(kind)):
@@ -405,6 +408,8 @@ def token_mounts(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Con
     idx = rbac_index(facts, ctx)
     wl = workload_index(facts, ctx)
     sas = {(o.namespace, o.name): o for o in cluster.of_kind(SERVICE_ACCOUNT)}
+    # What was never collected decides nothing (the ERRORs above say so).
+    sa_unseen, rbac_unseen = bool(cluster.missing(SERVICE_ACCOUNT)), bool(cluster.missing(*RBAC_KINDS))
     bound: set[tuple[str | None, str]] = set()
     group_bound: set[str] = set()
     for b in idx.bindings:
@@ -421,11 +426,13 @@ def token_mounts(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Con
         checked += 1
         sa_name = t.service_account()
         sa = sas.get((t.namespace, sa_name))
-        mounts = [(where, how) for where, spec in t.specs() for how in token_mount_reasons(spec, sa)]
+        sa_unknown = sa is None and sa_unseen      # its ServiceAccount may opt out: unknown
+        mounts = [(where, how) for where, spec in t.specs()
+                  for how in token_mount_reasons(spec, sa, sa_unknown)]
         if not mounts:
             continue
         has_rbac = (t.namespace, sa_name) in bound or t.namespace in group_bound
-        if has_rbac and sa_name != "default":
+        if sa_name != "default" and (has_rbac or rbac_unseen):
             continue
         failed += 1
         reason = ("the default ServiceAccount is not meant to be used by workloads" if sa_name == "default"
