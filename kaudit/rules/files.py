@@ -224,7 +224,9 @@ def _targets(applies_to: str, spec: Mapping[str, Any], facts: Facts, ctx: Contex
         seen_nodes.add(inst.node)
         nf = inst.node_facts or facts.node(inst.node)
         t = FileTarget(inst.node, Target("Node", inst.node, node=inst.node), nf, [], [], [])
-        if nf is not None and not nf.unreachable:
+        if inst.argv_error and "static_pod" not in spec:   # no pod file either way when embedded
+            t.errors.append(f"{inst.component}'s command line is not known: {inst.argv_error}")
+        elif nf is not None and not nf.unreachable:
             _component_paths(t, inst, nf, spec, facts, ctx)
         yield t
 
@@ -247,6 +249,10 @@ def _component_paths(t: FileTarget, inst: ComponentInstance, nf: NodeFacts, spec
                      facts: Facts, ctx: Context) -> None:
     if "static_pod" in spec:
         name = spec["static_pod"]
+        if inst.embedded_in:
+            # k3s runs it inside its own process: there is no pod specification file.
+            t.skip_reason = f"{name} runs inside the {inst.embedded_in} process, not from a static pod file"
+            return
         directory, how, unknown = _manifest_dir(nf, facts, ctx)
         if unknown:
             t.errors.append(unknown)

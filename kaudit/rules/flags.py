@@ -17,6 +17,7 @@ from kaudit.catalog import Check
 from kaudit.model import (CLUSTER, POD, Evidence, Facts, Finding, KObject, NodeFacts, Status,
                           Target)
 from kaudit.rules import defaults
+from kaudit.rules.effective import k3s
 from kaudit.rules.predicates import Context
 
 _NEGATIVE_NUMBER = re.compile(r"^-\d")
@@ -115,6 +116,9 @@ class ComponentInstance:
     node_facts: NodeFacts | None = None
     pod: KObject | None = None
     notes: list[str] = field(default_factory=list)
+    embedded_in: str | None = None    # the all-in-one process (k3s-server) running it in-process
+    argv_error: str | None = None     # why the command line is not fully known (its config unreadable)
+    builtin_flags: frozenset[str] = frozenset()   # flags the all-in-one process sets itself
 
 
 def pod_argv(pod: KObject, component: str) -> tuple[str, ...]:
@@ -159,25 +163,60 @@ def _component_container(pod: KObject, component: str) -> dict | None:
 
 
 def _all_in_one_argv(proc_argv: Sequence[str], component: str, nf: NodeFacts) -> tuple[str, ...]:
-    """k3s embeds the components: their flags are `--kube-apiserver-arg=k=v`
-    on the command line or `kube-apiserver-arg:` lists in config.yaml."""
+    return _all_in_one_args(proc_argv, component, nf)[0]
+
+
+def _all_in_one_args(proc_argv: Sequence[str], component: str,
+                     nf: NodeFacts) -> tuple[tuple[str, ...], frozenset[str]]:
+    """(argv, the flags in it that are the distribution's own). k3s embeds the components: their flags are `--kube-apiserver-arg=k=v`
+    on the command line or `kube-apiserver-arg:` lists in config.yaml, over
+    k3s's own built-in arguments (kaudit.rules.effective.k3s)."""
     key = f"{component.removeprefix('kube-')}-arg" if component != comp.ETCD else "etcd-arg"
     key = {"apiserver-arg": "kube-apiserver-arg", "controller-manager-arg": "kube-controller-manager-arg",
            "scheduler-arg": "kube-scheduler-arg", "proxy-arg": "kube-proxy-arg"}.get(key, key)
-    out = [component]
-    for path in ("/etc/rancher/k3s/config.yaml", "/etc/rancher/rke2/config.yaml"):
+    user_args: list[str] = []
+    options: dict[str, object] = {}
+    for path in ALL_IN_ONE_CONFIGS:
         text = nf.contents.get(path)
         if not text:
             continue
         from kaudit.rules.nodefiles import parse_yaml_mapping   # local: only k3s/RKE2 nodes need it
         cfg, _why = parse_yaml_mapping(text, path)
+        options.update(cfg or {})
         vals = cfg.get(key) if cfg else None
         for v in ([vals] if isinstance(vals, str) else vals or []):
-            out.append("--" + str(v))
+            user_args.append(str(v))
     flags = parse_flags(proc_argv)
-    for v in flags.values.get(key, ()):
-        out.append("--" + v)
-    return tuple(out)
+    user_args.extend(flags.values.get(key, ()))
+    options.update({name: flags.get(name) for name in flags.values})
+    if comp.identify_component(proc_argv) in (comp.K3S_SERVER, comp.K3S_AGENT):
+        return k3s.embedded_args(component, user_args, options)
+    return tuple([component] + ["--" + a for a in user_args]), frozenset()
+
+
+ALL_IN_ONE_CONFIGS = ("/etc/rancher/k3s/config.yaml", "/etc/rancher/rke2/config.yaml")
+
+
+def all_in_one_config_error(nf: NodeFacts) -> str | None:
+    """Why a k3s/RKE2 config.yaml (which carries the components' `kube-*-arg`
+    values) could not be used, or None. An absent file is no error: it is optional."""
+    from kaudit.rules.nodefiles import parse_yaml_mapping   # local: only k3s/RKE2 nodes need it
+    for path in ALL_IN_ONE_CONFIGS:
+        if path in nf.content_errors:
+            return f"{path}: {nf.content_errors[path]}"
+        text = nf.contents.get(path)
+        if text:
+            _cfg, why = parse_yaml_mapping(text, path)
+            if why:
+                return why
+    return None
+
+
+def embedded_source(component: str, which: str) -> str:
+    """How the evidence names the argv of a component embedded in `which`."""
+    if which in (comp.K3S_SERVER, comp.K3S_AGENT):
+        return f"embedded in {which}: k3s built-in arguments, then its {component}-arg values"
+    return f"embedded in {which}"
 
 
 def component_instances(facts: Facts, component: str, ctx: Context | None = None) -> list[ComponentInstance]:
@@ -191,10 +230,11 @@ def component_instances(facts: Facts, component: str, ctx: Context | None = None
                 continue
             for proc in nf.processes:
                 which = comp.identify_component(proc.argv)
+                builtin: frozenset[str] = frozenset()
                 if which == component:
                     argv = proc.argv
                 elif which in comp.ALL_IN_ONE and component in comp.EMBEDDED.get(which, ()):
-                    argv = _all_in_one_argv(proc.argv, component, nf)
+                    argv, builtin = _all_in_one_args(proc.argv, component, nf)
                 else:
                     continue
                 nodes_with_process.add(nf.name)
@@ -202,8 +242,11 @@ def component_instances(facts: Facts, component: str, ctx: Context | None = None
                     component=component, node=nf.name,
                     target=Target(kind="Node", name=nf.name, node=nf.name),
                     source=f"process {component} (pid {proc.pid}) on node {nf.name}"
-                           + (f" embedded in {which}" if which != component else ""),
-                    argv=tuple(argv), flags=parse_flags(argv), env=proc.env, node_facts=nf)
+                           + (f" {embedded_source(component, which)}" if which != component else ""),
+                    argv=tuple(argv), flags=parse_flags(argv), env=proc.env, node_facts=nf,
+                    embedded_in=which if which != component else None,
+                    argv_error=all_in_one_config_error(nf) if which != component else None,
+                    builtin_flags=builtin)
                 out.append(inst)
                 break  # one instance per node
         for pod in facts.cluster.of_kind(POD):
@@ -230,6 +273,12 @@ def component_instances(facts: Facts, component: str, ctx: Context | None = None
     if ctx is None:
         return build()
     return ctx.cached(f"instances:{component}", build)
+
+
+def argv_unknown_finding(inst: ComponentInstance) -> Finding:
+    """ERROR for an instance whose command line could not be fully known."""
+    return Finding(Status.ERROR, inst.target, f"{inst.component}'s command line is not known: {inst.argv_error}",
+                   (Evidence(f"command line of {inst.component}", None, inst.source, note=inst.argv_error),))
 
 
 def no_instance_finding(facts: Facts, component: str) -> Finding:
@@ -285,7 +334,9 @@ def effective_flag(inst: ComponentInstance, flag: str, minor: int | None) -> Fla
         if resolved is not None:
             return resolved
     if inst.flags.has(flag):
-        return FlagValue(f"--{flag}", inst.flags.get(flag), "flag")
+        note = (f"{inst.embedded_in}'s built-in argument (no {inst.component}-arg sets it)"
+                if flag in inst.builtin_flags else None)
+        return FlagValue(f"--{flag}", inst.flags.get(flag), "flag", note)
     known, value = defaults.flag_default(inst.component, flag, minor)
     if known and value is not None:
         return FlagValue(f"--{flag}", value, "default")
@@ -460,6 +511,9 @@ def evaluate_flag_rule(check: Check, rule: Mapping[str, Any], facts: Facts, ctx:
     minor = facts.cluster.identity.minor()
     review = bool(rule.get("review"))
     for inst in instances:
+        if inst.argv_error:
+            yield argv_unknown_finding(inst)
+            continue
         ok, evidence = _test_instance(rule["test"], inst, minor)
         summary = describe(evidence)
         if ok is None:

@@ -340,6 +340,8 @@ class FakeApiServer:
         self.pod_created: dict[tuple[str, str], float] = {}
         self.created_daemonsets: list[dict[str, Any]] = []
         self.deleted_daemonsets: list[str] = []
+        # Seconds between storing a created DaemonSet and answering the create (a slow apiserver).
+        self.daemonset_create_delay = 0.0
         self.record = record
         self.requests: list[RequestRecord] = []
         self._lock = threading.Lock()
@@ -699,6 +701,7 @@ class _Handler(BaseHTTPRequestHandler):
         if rtype.resource == "daemonsets":
             api.created_daemonsets.append(copy.deepcopy(obj))
             _schedule_daemonset(api, obj)
+            time.sleep(api.daemonset_create_delay)
         self._json(201, obj)
 
     def _delete(self, rtype: ResourceType, namespace: str | None, name: str) -> None:

@@ -146,3 +146,23 @@ def test_existing_namespace_is_kept_and_role_suffices(make_api_server, kubeconfi
     assert [f.unreachable for f in facts] == [None, None, None]
     assert [n["metadata"]["name"] for n in server.objects_of("namespaces")].count("kaudit") == 1
     assert not [r for r in server.requests if r.status == 403]
+
+
+def test_malformed_node_facts_in_a_log_are_read_like_saved_facts(setup):
+    server, cluster, source = setup
+    bad = json.loads(node_facts_json("worker-1"))
+    bad["files"]["/etc/kubernetes/admin.conf"]["mode"] = "rw-------"
+    server.pod_outcomes["worker-1"] = PodOutcome(logs=json.dumps(bad))
+    facts = {f.name: f for f in source().collect(cluster)}
+    assert facts["worker-1"].unreachable == ("collector output is not valid NodeFacts: "
+                                             "files['/etc/kubernetes/admin.conf'].mode: not an octal mode")
+    assert facts["cp-1"].unreachable is None
+
+
+def test_a_log_cut_short_is_unreachable(setup):
+    server, cluster, source = setup
+    whole = node_facts_json("worker-1")
+    server.pod_outcomes["worker-1"] = PodOutcome(logs=whole[: len(whole) // 2])
+    facts = {f.name: f for f in source().collect(cluster)}
+    assert facts["worker-1"].unreachable == "no JSON document in the collector output"
+    assert facts["worker-1"].files == {} and facts["cp-1"].unreachable is None

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from kaudit import components
-from kaudit.collect.node.parse import (decode_token, encode_token, parse_collector_output,
-                                       render_record)
+from kaudit.collect.node.parse import (RecordCutShort, decode_token, encode_token,
+                                       parse_collector_output, render_record)
 from kaudit.model import FileInfo, NodeFacts, ProcessInfo
 
 SCRIPT = str(resources.files("kaudit.collect.node").joinpath("collect.sh"))
@@ -90,16 +90,46 @@ def test_header_and_truncation():
         parse_collector_output("hello\n", "n", "t")
     with pytest.raises(ValueError, match="unsupported node record version"):
         parse_collector_output("KAUDIT-NODE 2\nEND\n", "n", "t")
-    cut = parse_collector_output("KAUDIT-NODE 1\nMISSING /etc/x\n", "n", "t")
-    assert cut.files["/etc/x"].exists is False
-    assert any("ended early" in e for e in cut.errors)
+    with pytest.raises(RecordCutShort, match=r"^collector output cut short after 1 records \(no END record\)$"):
+        parse_collector_output("KAUDIT-NODE 1\nMISSING /etc/x\n", "n", "t")
+    with pytest.raises(ValueError, match="END record has 1 fields"):
+        parse_collector_output("KAUDIT-NODE 1\nMISSING /etc/x\nEND\n", "n", "t")
+    with pytest.raises(ValueError, match="data after END"):
+        parse_collector_output("KAUDIT-NODE 1\nEND 0\nMISSING /etc/x", "n", "t")
+    with pytest.raises(ValueError, match="holds 1 records, its END record counts 0"):
+        parse_collector_output("KAUDIT-NODE 1\nMISSING /etc/x\nEND 0\n", "n", "t")
+
+
+def _real_record() -> bytes:
+    """What collect.sh prints on this machine (the real framing, not render_record's)."""
+    done = subprocess.run(["sh", SCRIPT], capture_output=True, check=True, timeout=60)
+    return done.stdout
+
+
+def test_a_record_cut_anywhere_is_cut_short_not_partial_facts():
+    record = _real_record()
+    lines = record.split(b"\n")
+    assert lines[-2] == b"END %d" % (len(lines) - 3)      # header, records, END, "" after the last newline
+    assert parse_collector_output(record, "n", "t").name == "n"
+    boundaries = [i + 1 for i, byte in enumerate(record) if byte == ord("\n")][:-1]
+    for cut in boundaries + list(range(len(b"KAUDIT-NODE 1"), len(record), 97)):
+        with pytest.raises(RecordCutShort, match="collector output cut short after"):
+            parse_collector_output(record[:cut], "n", "t")
+
+
+def test_a_record_missing_lines_in_the_middle_is_cut_short():
+    lines = _real_record().split(b"\n")
+    total = len(lines) - 3
+    for drop in (1, total // 2, total):
+        with pytest.raises(RecordCutShort, match=f"^collector output cut short after {total - 1} of {total} records$"):
+            parse_collector_output(b"\n".join(lines[:drop] + lines[drop + 1:]), "n", "t")
 
 
 def test_env_other_than_etcd_is_dropped_and_binary_content_is_an_error():
     env = b"ETCD_A=1\x01two\nPASSWORD=x\nETCD_B=\n"
     cmd, ok, binary = b"etcd\0--x\0".hex(), b"ok".hex(), b"\x00\x01".hex()
     rec = (f"KAUDIT-NODE 1\nPROC 7 etcd %{cmd}\nENV 7 %{env.hex()}\n"
-           f"CONTENT /a %{ok}\nCONTENT /b %{binary}\nCONTENT /c %ff\nEND\n")
+           f"CONTENT /a %{ok}\nCONTENT /b %{binary}\nCONTENT /c %ff\nEND 5\n")
     facts = parse_collector_output(rec, "n", "t")
     assert facts.processes[0].env == {"ETCD_A": "1\ntwo", "ETCD_B": ""}
     assert facts.contents == {"/a": "ok"}
@@ -146,3 +176,22 @@ def test_sh_and_python_identify_alike(case):
 def test_sh_and_python_identify_alike_generated(prefix, exe, sub):
     argv = [prefix + exe, sub] if sub else [prefix + exe]
     assert _sh_identify(argv[0], sub) == components.identify_component(argv)
+
+
+def test_records_the_etcd_environment_names_are_counted(tmp_path):
+    """Files named by ETCD_* variables are followed too: those records must
+    be in END's count (a record printed in a pipeline's subshell would not be)."""
+    root, proc = tmp_path / "host", tmp_path / "proc"
+    (root / "var/lib/etcd").mkdir(parents=True)
+    (root / "etc/etcd").mkdir(parents=True)
+    (root / "etc/etcd/etcd.yaml").write_text("name: cp-1\n")
+    (proc / "42").mkdir(parents=True)
+    (proc / "42/cmdline").write_bytes(b"/usr/bin/etcd\0--name=cp-1\0")
+    (proc / "42/environ").write_bytes(b"PATH=/bin\0ETCD_DATA_DIR=/var/lib/etcd\0"
+                                      b"ETCD_CONFIG_FILE=/etc/etcd/etcd.yaml\0")
+    done = subprocess.run(["sh", SCRIPT], capture_output=True, check=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", "KAUDIT_ROOT": str(root), "KAUDIT_PROC": str(proc)})
+    facts = parse_collector_output(done.stdout, "cp-1", "t")
+    assert facts.files["/var/lib/etcd"].type == "dir"
+    assert facts.contents["/etc/etcd/etcd.yaml"] == "name: cp-1\n"
+    assert facts.processes[0].env == {"ETCD_DATA_DIR": "/var/lib/etcd", "ETCD_CONFIG_FILE": "/etc/etcd/etcd.yaml"}

@@ -14,6 +14,9 @@
 # Output: one record per line, fields separated by one space. A field that is
 # not made only of [A-Za-z0-9._/+:@,~=-] is written as "%" + hex of its bytes
 # ("%" alone is the empty string), so any byte survives (argv, paths, content).
+# The last line is "END <n>", n the number of records between the header and
+# END: a reader tells a complete record from one cut short, even at a line
+# boundary.
 
 COLLECTOR_VERSION=kaudit-collect/1
 NL='
@@ -21,6 +24,23 @@ NL='
 CR=$(printf '\r')
 
 have() { command -v "$1" >/dev/null 2>&1; }
+
+# Every record ends with a printf whose format ends in \n; counting those here
+# (not at each record kind) keeps END's count true for records added later.
+# Output captured by $(...) or printed in a pipeline runs in a subshell, so it
+# is not counted (it is data inside a record, never a record of its own):
+# never print records from a pipeline (`... | while`); read a here-document.
+NREC=0
+printf() {
+    command printf "$@" || return
+    pf=$1
+    while :; do
+        case $pf in
+            *'\n'*) NREC=$((NREC + 1)); pf=${pf#*'\n'} ;;
+            *) return 0 ;;
+        esac
+    done
+}
 
 # hex of a string / of a file's bytes
 hexs() { printf '%s' "$1" | od -An -v -tx1 | tr -d ' \n'; }
@@ -381,15 +401,20 @@ etcd_env() {
     printf '%s' "$eh" | tr -d ' \n'
     printf '\n'
     # the variables that name files, followed as their flags would be
-    # (etcd: ETCD_CONFIG_FILE is --config-file, ETCD_DATA_DIR is --data-dir)
-    tr '\000' '\n' < "$ef" 2>/dev/null | while IFS= read -r el; do
+    # (etcd: ETCD_CONFIG_FILE is --config-file, ETCD_DATA_DIR is --data-dir).
+    # Read from a here-document, not a pipe: the records `follow` prints must
+    # be counted (and its seen-lists kept) in this shell, not a subshell.
+    eall=$(tr '\000' '\n' < "$ef" 2>/dev/null)
+    while IFS= read -r el; do
         case $el in
             ETCD_CONFIG_FILE=*|ETCD_DATA_DIR=*|ETCD_WAL_DIR=*|ETCD_*_FILE=*)
                 en=${el%%=*}
                 en=$(printf '%s' "${en#ETCD_}" | tr 'A-Z_' 'a-z-')
                 follow etcd "--$en" "${el#*=}" ;;
         esac
-    done
+    done <<EOF
+$eall
+EOF
 }
 
 process() {
@@ -500,6 +525,8 @@ defaults() {
         listdir $base/agent
         manifests $base/agent/pod-manifests
         listdir $base/agent/etc
+        # k3s's CNI directory (its kubelet's --cni-conf-dir, not visible in /proc)
+        listdir $base/agent/etc/cni/net.d
     done
 }
 
@@ -534,6 +561,7 @@ main() {
     MAXBYTES=${KAUDIT_MAX_CONTENT:-262144}
 
     printf 'KAUDIT-NODE 1\n'
+    NREC=0
     printf 'META collector '; tok "$COLLECTOR_VERSION"; printf '\n'
     h=
     if [ -n "$R" ] && [ -r "$R/etc/hostname" ]; then IFS= read -r h < "$R/etc/hostname"; fi
@@ -564,7 +592,7 @@ EOF
     printf '\n'
     names USER passwd "$SEEN_UID"
     names GROUP group "$SEEN_GID"
-    printf 'END\n'
+    command printf 'END %s\n' "$NREC"
 }
 
 if [ "${1:-}" = identify ]; then

@@ -4,8 +4,22 @@ One collector pod per node runs `kaudit node-facts --root /host` as an init
 container, so "finished" is visible in the pod status without the pod ever
 exiting (DaemonSet pods must restart-always); the main container only waits.
 kaudit reads each init container's log (NodeFacts JSON), then deletes the
-DaemonSet: in a `finally`, with SIGTERM turned into an interrupt so a killed
-scan still cleans up.
+DaemonSet. A privileged DaemonSet on every node must never outlive its scan:
+- it counts as created before the create call returns (a signal can arrive
+  after the server stored it, before the answer), and is deleted in a
+  `finally` by its per-run label, with SIGTERM turned into an interrupt
+  (raised once; never while cleaning up) so a killed scan still cleans up;
+- inside a pod whose downward API gives POD_NAME, POD_NAMESPACE and POD_UID
+  (job/cronjob.yaml), and when the collector runs in that same namespace,
+  its ownerReference is the scanner's Pod, so Kubernetes' garbage collector
+  removes it when that Pod object is deleted (a scanner killed outright whose
+  Pod object stays, Failed, is the sweep's case). An
+  owner in another namespace is not allowed (the garbage collector treats
+  it as absent and would delete the DaemonSet at once), so none is set then;
+- every run first deletes collector DaemonSets of earlier runs whose
+  `kaudit.io/expires` time has passed or that have none (an older kaudit); a
+  DaemonSet of a run that may still be going is left alone;
+- a DaemonSet that could not be deleted is a collection error on the report.
 
 Pod hardening and why each privilege is there (see docs/live-api.md):
 - runs as root (uid 0): control-plane files (/etc/kubernetes/pki/*.key,
@@ -24,17 +38,20 @@ Pod hardening and why each privilege is there (see docs/live-api.md):
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
+import os
 import secrets
 import signal
 import threading
 import time
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 from urllib.parse import quote
 
 from kaudit import __version__
 from kaudit.collect import NodeSource, Progress, SourceError, no_progress
 from kaudit.collect.api import Connection, HttpError, KubeHttp, RequestTimeout, connect
+from kaudit.collect.node.saved import node_facts_from_document
 from kaudit.model import NODE, ClusterFacts, NodeFacts
 
 DEFAULT_IMAGE = f"ghcr.io/kaudit/kaudit:{__version__}"
@@ -43,6 +60,11 @@ RUN_LABEL = "kaudit.io/run"
 APP_LABEL = "app.kubernetes.io/name"
 APP_NAME = "kaudit-node-collector"
 MAX_LOG_BYTES = 32 * 1024 * 1024
+EXPIRES_ANNOTATION = "kaudit.io/expires"
+# How long after its scan's timeout a DaemonSet may still be deleted by that scan.
+CLEANUP_MARGIN = 600.0
+# The scanner's own Pod, from the downward API (job/job.yaml, job/cronjob.yaml).
+SCANNER_POD_ENV = ("POD_NAME", "POD_NAMESPACE", "POD_UID")
 
 # Host paths the node checks read (mounted read-only under /host). /proc is
 # the host's through hostPID.
@@ -59,7 +81,8 @@ def node_collector_rules() -> list[dict[str, Any]]:
     the scan's read-only ClusterRole). Creating the namespace, when it does not
     exist yet, additionally needs `create` on namespaces."""
     return [
-        {"apiGroups": ["apps"], "resources": ["daemonsets"], "verbs": ["create", "delete"]},
+        # list: find this run's DaemonSet by label, and stale ones of earlier runs
+        {"apiGroups": ["apps"], "resources": ["daemonsets"], "verbs": ["create", "delete", "list"]},
         {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]},
         {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
     ]
@@ -72,7 +95,8 @@ class DaemonSetSource(NodeSource):
                  namespace: str = "kaudit", image: str = DEFAULT_IMAGE, timeout: float = 300.0,
                  poll_interval: float = 2.0, read_process_env: bool = True,
                  host_paths: tuple[str, ...] = HOST_PATHS,
-                 api_client_factory: Callable[[], Connection] | None = None) -> None:
+                 api_client_factory: Callable[[], Connection] | None = None,
+                 environ: Mapping[str, str] | None = None) -> None:
         self.kubeconfig = kubeconfig
         self.context = context
         self.namespace = namespace
@@ -82,12 +106,35 @@ class DaemonSetSource(NodeSource):
         self.read_process_env = read_process_env
         self.host_paths = host_paths
         self.api_client_factory = api_client_factory
+        self.environ = os.environ if environ is None else environ
         self.cleanup_error: str | None = None
+
+    def scanner_pod_owner(self) -> tuple[dict[str, Any] | None, str | None]:
+        """(ownerReference to the scanner's Pod, None), or (None, why not) in
+        a pod where it cannot be set; (None, None) outside a pod."""
+        name, namespace, uid = (self.environ.get(v) for v in SCANNER_POD_ENV)
+        if not (name and namespace and uid):
+            return None, None
+        if namespace != self.namespace:
+            # "A namespaced owner must exist in the same namespace as the dependent. If it
+            # does not, the owner reference is treated as absent, and the dependent is subject
+            # to deletion" (kubernetes.io/docs/concepts/overview/working-with-objects/owners-dependents/).
+            return None, (f"the scanner pod runs in namespace {namespace}, the collector in {self.namespace}: "
+                          f"no owner reference across namespaces; if kaudit is killed, the next run deletes "
+                          f"the collector DaemonSet")
+        # No blockOwnerDeletion: setting it needs more permissions than deleting the DaemonSet.
+        return {"apiVersion": "v1", "kind": "Pod", "name": name, "uid": uid}, None
 
     # -- the manifest -----------------------------------------------------------
 
-    def daemonset_manifest(self, run_id: str) -> dict[str, Any]:
+    def daemonset_manifest(self, run_id: str, owner: dict[str, Any] | None = None,
+                           expires: str | None = None) -> dict[str, Any]:
         labels = {APP_LABEL: APP_NAME, RUN_LABEL: run_id}
+        metadata: dict[str, Any] = {"name": f"kaudit-node-{run_id}", "namespace": self.namespace, "labels": labels}
+        if expires:
+            metadata["annotations"] = {EXPIRES_ANNOTATION: expires}
+        if owner:
+            metadata["ownerReferences"] = [owner]
         caps = ["DAC_READ_SEARCH"] + (["SYS_PTRACE"] if self.read_process_env else [])
         volumes = [{"name": _volume_name(p), "hostPath": {"path": p}} for p in self.host_paths]
         mounts = [{"name": _volume_name(p), "mountPath": "/host" + p, "readOnly": True} for p in self.host_paths]
@@ -119,7 +166,7 @@ class DaemonSetSource(NodeSource):
         }
         return {
             "apiVersion": "apps/v1", "kind": "DaemonSet",
-            "metadata": {"name": f"kaudit-node-{run_id}", "namespace": self.namespace, "labels": labels},
+            "metadata": metadata,
             "spec": {
                 "selector": {"matchLabels": labels},
                 "template": {
@@ -147,24 +194,33 @@ class DaemonSetSource(NodeSource):
         conn = self.api_client_factory() if self.api_client_factory else connect(self.kubeconfig, self.context)
         http = KubeHttp(conn, max_attempts=3, backoff=0.5, request_timeout=30.0)
         run_id = secrets.token_hex(4)
-        manifest = self.daemonset_manifest(run_id)
+        owner, no_owner = self.scanner_pod_owner()
+        if no_owner:
+            progress(no_owner)
+        expires = _utc(time.time() + self.timeout + CLEANUP_MARGIN)
+        manifest = self.daemonset_manifest(run_id, owner, expires)
         ds_name = manifest["metadata"]["name"]
         created_namespace = False
-        created_ds = False
-        try:
-            with _sigterm_as_interrupt():
+        create_attempted = False
+        with _sigterm_as_interrupt() as interrupts:
+            try:
+                self._sweep_stale(http, run_id, cluster, progress)
                 created_namespace = self._ensure_namespace(http)
                 progress(f"creating DaemonSet {self.namespace}/{ds_name} on {len(nodes)} nodes")
+                # Created as far as cleanup is concerned from here: the server may store it
+                # and a signal interrupt us before its answer arrives.
+                create_attempted = True
                 try:
-                    http.send_json("POST", f"/apis/apps/v1/namespaces/{quote(self.namespace, safe='')}/daemonsets",
-                                   manifest)
+                    http.send_json("POST", self._daemonsets_path(), manifest)
                 except HttpError as exc:
-                    raise SourceError(f"could not create the node collector DaemonSet in namespace "
-                                      f"{self.namespace} on {http.server}: {exc}") from exc
-                created_ds = True
+                    if exc.status != 409:   # 409: a retried create whose first attempt succeeded (the name is ours)
+                        raise SourceError(f"could not create the node collector DaemonSet in namespace "
+                                          f"{self.namespace} on {http.server}: {exc}") from exc
                 results = self._wait(http, run_id, nodes, progress)
-        finally:
-            self._cleanup(http, ds_name if created_ds else None, created_namespace, progress)
+            finally:
+                interrupts.hold()      # first thing: a signal must not cut the cleanup short
+                self._cleanup(http, run_id, ds_name if create_attempted else None, created_namespace,
+                              cluster, progress)
         for facts in results:
             node = nodes.get(facts.name)
             if node is not None and not facts.roles:
@@ -266,21 +322,80 @@ class DaemonSetSource(NodeSource):
             return None
         return resp.data.decode("utf-8", "replace")
 
-    def _cleanup(self, http: KubeHttp, ds_name: str | None, delete_namespace: bool, progress: Progress) -> None:
+    def _daemonsets_path(self, name: str | None = None) -> str:
+        path = f"/apis/apps/v1/namespaces/{quote(self.namespace, safe='')}/daemonsets"
+        return path + (f"/{quote(name, safe='')}" if name else "")
+
+    def _list_daemonsets(self, http: KubeHttp, selector: str) -> list[dict[str, Any]]:
+        items = http.get_json(self._daemonsets_path(), [("labelSelector", selector)]).get("items") or []
+        return [ds for ds in items if isinstance(ds, dict) and isinstance(ds.get("metadata"), dict)]
+
+    def _delete_daemonset(self, http: KubeHttp, name: str) -> str | None:
+        """None when it is gone (or never existed), else why it is not."""
+        try:
+            resp = http.request("DELETE", self._daemonsets_path(name), [("propagationPolicy", "Background")])
+        except (HttpError, RequestTimeout, SourceError) as exc:
+            return str(exc)
+        if resp.status in (200, 202, 404):
+            return None
+        return f"HTTP {resp.status}: {_one_line(resp.data[:200].decode('utf-8', 'replace'))}"
+
+    def _note(self, cluster: ClusterFacts, progress: Progress, message: str) -> None:
+        """A problem that belongs on the report's cover (its collection errors)."""
+        cluster.load_errors.append(f"node collector DaemonSet: {message}")
+        progress(message)
+
+    def _sweep_stale(self, http: KubeHttp, run_id: str, cluster: ClusterFacts, progress: Progress) -> None:
+        """Delete collector DaemonSets that earlier runs left behind (killed
+        outright, or their delete failed); never one that may still be in use."""
+        try:
+            found = self._list_daemonsets(http, f"{APP_LABEL}={APP_NAME}")
+        except (HttpError, RequestTimeout) as exc:
+            self._note(cluster, progress, f"could not look for collector DaemonSets left by earlier runs in "
+                                          f"namespace {self.namespace}: {exc}")
+            return
+        now = time.time()
+        for ds in found:
+            meta = ds["metadata"]
+            name = str(meta.get("name") or "")
+            if not name or (meta.get("labels") or {}).get(RUN_LABEL) == run_id:
+                continue
+            # Without a readable expiry it was made by an older kaudit (or by hand): stale.
+            # Deleting one still in use costs that scan its node results (ERROR, fail closed);
+            # leaving one behind leaves root pods on every node.
+            expires = _epoch((meta.get("annotations") or {}).get(EXPIRES_ANNOTATION))
+            if expires is not None and expires > now:
+                progress(f"DaemonSet {self.namespace}/{name} of another kaudit run may still be in use; left alone")
+                continue
+            why = self._delete_daemonset(http, name)
+            if why:
+                self._note(cluster, progress, f"could not delete {self.namespace}/{name}, left by an earlier run "
+                                              f"({why}); delete it: kubectl -n {self.namespace} delete daemonset {name}")
+            else:
+                progress(f"deleted DaemonSet {self.namespace}/{name} left by an earlier run")
+
+    def _cleanup(self, http: KubeHttp, run_id: str, ds_name: str | None, delete_namespace: bool,
+                 cluster: ClusterFacts, progress: Progress) -> None:
         with _signals_ignored():
-            ns = quote(self.namespace, safe="")
             if ds_name:
+                # By the run's label (whatever holds it), and by name in case listing fails.
+                names = {ds_name}
                 try:
-                    http.request("DELETE", f"/apis/apps/v1/namespaces/{ns}/daemonsets/{quote(ds_name, safe='')}",
-                                 [("propagationPolicy", "Background")])
-                    progress(f"deleted DaemonSet {self.namespace}/{ds_name}")
-                except (HttpError, RequestTimeout, SourceError) as exc:
-                    self.cleanup_error = (f"could not delete DaemonSet {self.namespace}/{ds_name} ({exc}); "
-                                          f"delete it by hand: kubectl -n {self.namespace} delete daemonset {ds_name}")
-                    progress(self.cleanup_error)
+                    names |= {str(ds["metadata"].get("name")) for ds in
+                              self._list_daemonsets(http, f"{RUN_LABEL}={run_id}") if ds["metadata"].get("name")}
+                except (HttpError, RequestTimeout, SourceError):
+                    pass
+                for name in sorted(names):
+                    why = self._delete_daemonset(http, name)
+                    if why:
+                        self.cleanup_error = (f"could not delete {self.namespace}/{name} ({why}); it still runs "
+                                              f"on every node: kubectl -n {self.namespace} delete daemonset {name}")
+                        self._note(cluster, progress, self.cleanup_error)
+                    else:
+                        progress(f"deleted DaemonSet {self.namespace}/{name}")
             if delete_namespace:
                 try:
-                    http.request("DELETE", f"/api/v1/namespaces/{ns}")
+                    http.request("DELETE", f"/api/v1/namespaces/{quote(self.namespace, safe='')}")
                 except (HttpError, RequestTimeout, SourceError) as exc:
                     progress(f"could not delete namespace {self.namespace} created for the scan: {exc}")
 
@@ -294,13 +409,13 @@ def _parse_node_facts(text: str, node: str) -> NodeFacts:
     for start in candidates:
         try:
             data, _ = decoder.raw_decode(text, start)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if not isinstance(data, dict):
             continue
         try:
-            facts = NodeFacts.from_json(data)
-        except (ValueError, KeyError, TypeError) as exc:
+            facts = node_facts_from_document(data)     # the reader of --node-facts files, too
+        except ValueError as exc:
             error = f"collector output is not valid NodeFacts: {exc}"
             continue
         # The API's node name is authoritative: the output is the node's word.
@@ -318,19 +433,47 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Turn SIGTERM (and SIGHUP) into KeyboardInterrupt so `finally` runs."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+def _utc(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    def interrupt(signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
 
-    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGTERM, signal.SIGHUP)}
+def _epoch(value: Any) -> float | None:
+    """An RFC 3339 time (as Kubernetes writes creationTimestamp) -> seconds, or None."""
+    if not isinstance(value, str):
+        return None
     try:
-        yield
+        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)).timestamp()
+
+
+class _Interrupts:
+    """SIGTERM/SIGHUP -> KeyboardInterrupt, raised once and never after
+    `hold()`: cleanup runs to its end whatever signals follow."""
+
+    def __init__(self) -> None:
+        self.held = False
+
+    def hold(self) -> None:
+        self.held = True
+
+    def handler(self, signum: int, _frame: Any) -> None:
+        if not self.held:
+            self.held = True
+            raise KeyboardInterrupt(f"signal {signum}")
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[_Interrupts]:
+    """Turn SIGTERM (and SIGHUP) into KeyboardInterrupt so `finally` runs."""
+    interrupts = _Interrupts()
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupts
+        return
+    previous = {s: signal.signal(s, interrupts.handler) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield interrupts
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)

@@ -4,7 +4,10 @@ One parser for every transport (ssh, daemonset, local): they only move the
 bytes of `collect.sh`'s output. The format is documented in
 docs/node-collection.md. Everything in the record comes from the node and is
 treated as hostile: malformed input raises ValueError (and nothing else),
-and only ETCD_* variables are ever kept from a process environment.
+and only ETCD_* variables are ever kept from a process environment. A record
+that does not end with `END <count>` matching the records read was cut short
+(killed collector, dropped connection, lost log lines): it raises
+RecordCutShort, and none of it is used.
 """
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
 from kaudit import components
-from kaudit.model import CUT_SHORT_ERROR, FileInfo, NodeFacts, ProcessInfo
+from kaudit.model import FileInfo, NodeFacts, ProcessInfo
 
 RECORD_MAGIC = "KAUDIT-NODE"
 RECORD_VERSION = "1"
@@ -29,6 +32,13 @@ _ROLE_ORDER = (CONTROL_PLANE_ROLE, ETCD_ROLE, WORKER_ROLE)
 # when the process is not running at the moment.
 _MANIFEST_DIRS = ("/etc/kubernetes/manifests/", "/var/lib/rancher/rke2/agent/pod-manifests/",
                   "/var/lib/rancher/k3s/agent/pod-manifests/")
+
+
+class RecordCutShort(ValueError):
+    """The collector's output stops before its END record, or holds fewer
+    records than END counts. Whatever was read may be missing anything (a
+    cut line can even read as a different, valid value): the node was not
+    inspected."""
 
 
 def decode_token(tok: str) -> bytes:
@@ -114,6 +124,7 @@ class _Builder:
     groups: dict[int, str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     ended: bool = False
+    end_count: int | None = None
 
 
 def _need(fields: list[str], n: int, kind: str) -> None:
@@ -186,6 +197,8 @@ def _line(b: _Builder, fields: list[str]) -> None:
         _need(fields, 2, kind)
         b.errors.append(_text(decode_token(fields[1])))
     elif kind == "END":
+        _need(fields, 2, kind)
+        b.end_count = _int(fields[1], "END record count")
         b.ended = True
     # RUNNING and record kinds from later minor revisions are ignored.
 
@@ -221,9 +234,10 @@ def roles_of(processes: Iterable[ProcessInfo], files: Mapping[str, FileInfo],
 def parse_collector_output(output: str | bytes, node_name: str, transport: str,
                            declared_roles: Iterable[str] = ()) -> NodeFacts:
     """The collector's record -> NodeFacts. Raises ValueError (only) when the
-    record is not one this parser understands. A record cut short (no END
-    line, e.g. the command was killed) keeps what it holds and says so in
-    `errors`."""
+    record is not one this parser understands, and its subclass
+    RecordCutShort when the record is incomplete (no `END <count>` last, or
+    fewer records than the count): a transport reports that node as not
+    inspected, with the message as the reason."""
     if isinstance(output, bytes):
         try:
             text = output.decode("ascii")
@@ -240,7 +254,9 @@ def parse_collector_output(output: str | bytes, node_name: str, transport: str,
     if header[1] != RECORD_VERSION:
         raise ValueError(f"unsupported node record version {header[1][:20]!r} "
                          f"(this kaudit reads version {RECORD_VERSION})")
+    _check_complete(lines)
     b = _Builder()
+    records = 0
     for number, line in enumerate(lines[1:], start=2):
         line = line.rstrip("\r")
         if not line:
@@ -251,8 +267,11 @@ def parse_collector_output(output: str | bytes, node_name: str, transport: str,
             _line(b, line.split(" "))
         except ValueError as exc:
             raise ValueError(f"line {number}: {exc}") from None
-    if not b.ended:
-        b.errors.append(CUT_SHORT_ERROR)
+        records += 0 if b.ended else 1
+    if b.end_count is not None and records != b.end_count:
+        if records < b.end_count:
+            raise RecordCutShort(f"collector output cut short after {records} of {b.end_count} records")
+        raise ValueError(f"collector output holds {records} records, its END record counts {b.end_count}")
 
     files = {}
     for path, f in b.files.items():
@@ -280,6 +299,18 @@ def parse_collector_output(output: str | bytes, node_name: str, transport: str,
         list_errors=b.list_errors,
         errors=b.errors,
     )
+
+
+def _check_complete(lines: list[str]) -> None:
+    """Raise RecordCutShort unless the last line is an END record (checked
+    before any record is parsed, so a line cut in the middle is reported as
+    the cut it is, not as a malformed field)."""
+    complete = [ln for ln in lines[1:-1] if ln.rstrip("\r")]   # the last piece has no newline
+    last = complete[-1].rstrip("\r") if complete else ""
+    if last != "END" and not last.startswith("END "):
+        raise RecordCutShort(f"collector output cut short after {len(complete)} records (no END record)")
+    if lines[-1].rstrip("\r"):
+        raise ValueError("data after END")
 
 
 def render_record(facts: NodeFacts) -> str:
@@ -325,5 +356,5 @@ def render_record(facts: NodeFacts) -> str:
     out += [f"USER {u} {encode_token(n)}" for u, n in users.items()]
     out += [f"GROUP {g} {encode_token(n)}" for g, n in groups.items()]
     out += [f"ERROR {encode_token(e)}" for e in facts.errors]
-    out.append("END")
+    out.append(f"END {len(out) - 1}")
     return "\n".join(out) + "\n"

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import os
 import socket
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Callable
 
 import paramiko
 
@@ -24,17 +27,41 @@ from kaudit.collect import NodeSource, Progress, no_progress
 from kaudit.collect.node.inventory import (ADDRESS_PREFERENCE, DEFAULT_PORT, DEFAULT_USER,
                                            InventoryNode, JumpHost, nodes_from_cluster)
 from kaudit.collect.node.local import collector_script
-from kaudit.collect.node.parse import parse_collector_output
+from kaudit.collect.node.parse import RecordCutShort, parse_collector_output
 from kaudit.model import ClusterFacts, NodeFacts
+from kaudit.termsafe import terminal_line
 
 DEFAULT_CONCURRENCY = 16
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_COMMAND_TIMEOUT = 120.0
 MAX_OUTPUT = 64 * 1024 * 1024   # a hostile node must not exhaust our memory
+MAX_LINE = 400                  # one stderr line per node, whatever the node sent
+
+# paramiko logs each failed handshake from its transport thread, traceback
+# included; with no handler configured, Python's last-resort handler would
+# print it on stderr. The reason reaches the user as the node's one line
+# (and its `unreachable`), so paramiko's own log goes nowhere.
+_PARAMIKO_LOG = logging.getLogger("paramiko")
+_PARAMIKO_LOG.addHandler(logging.NullHandler())
+_PARAMIKO_LOG.propagate = False
 
 
 class NodeUnreachable(Exception):
     """Why one host could not be inspected (becomes NodeFacts.unreachable)."""
+
+
+def one_line(text: str, limit: int = MAX_LINE) -> str:
+    """`text` as one printable line: the reason can quote a hostile node's
+    stderr, which must not move the cursor or forge lines in a log."""
+    return terminal_line(text, limit=limit)        # the one terminal sanitiser (kaudit/termsafe.py)
+
+
+def stderr_line(message: str) -> None:
+    """The default per-node warning: one line on stderr (after clearing a
+    progress line on a terminal)."""
+    prefix = "\r\033[K" if sys.stderr.isatty() else ""
+    sys.stderr.write(f"{prefix}kaudit: {message}\n")
+    sys.stderr.flush()
 
 
 def fingerprint(key: paramiko.PKey) -> str:
@@ -83,9 +110,11 @@ class SshOptions:
 class SshCollector:
     """Runs collect.sh on hosts; thread-safe (one client per host)."""
 
-    def __init__(self, options: SshOptions | None = None, script: bytes | None = None) -> None:
+    def __init__(self, options: SshOptions | None = None, script: bytes | None = None,
+                 warn: Callable[[str], None] = stderr_line) -> None:
         self.options = options or SshOptions()
         self.script = script if script is not None else collector_script()
+        self.warn = warn          # one line per node that could not be inspected
         self._lock = threading.Lock()
         # Interruption (SIGTERM): in-flight sessions are closed rather than waited
         # for, and only hosts read completely before it count as read.
@@ -133,7 +162,15 @@ class SshCollector:
             raise NodeUnreachable(f"cannot connect to {address}:{port}: timed out after {t:g} s") from None
         except paramiko.SSHException as exc:
             client.close()
+            if str(exc) == "No existing session":
+                # paramiko's start_client gave up waiting (banner/key exchange), then tried to log in
+                raise NodeUnreachable(f"ssh to {where} failed: the SSH handshake did not complete "
+                                      f"within {t:g} s") from None
             raise NodeUnreachable(f"ssh to {where} failed: {exc}") from None
+        except EOFError:
+            client.close()
+            raise NodeUnreachable(f"ssh to {where} failed: the server closed the connection "
+                                  f"during the SSH handshake") from None
         except OSError as exc:
             client.close()
             raise NodeUnreachable(f"cannot connect to {address}:{port}: {exc.strerror or exc}") from None
@@ -210,6 +247,9 @@ class SshCollector:
             client, jump = self._via_jump(node)
         except NodeUnreachable as exc:
             return NodeFacts(name=node.name, roles=node.roles, transport="ssh", unreachable=str(exc))
+        except Exception as exc:   # noqa: BLE001 -- e.g. EOFError mid-handshake: not inspected, no traceback
+            return NodeFacts(name=node.name, roles=node.roles, transport="ssh",
+                             unreachable=f"ssh to {node.address}:{node.port} failed: {type(exc).__name__}: {exc}")
         with self._lock:
             self._live.add(client)
             abandoned = self._abandoned
@@ -224,6 +264,9 @@ class SshCollector:
                 raise NodeUnreachable(f"{why}: {stderr[-300:]}" if stderr else f"{why} with no record")
             try:
                 facts = parse_collector_output(out, node.name, "ssh", node.roles)
+            except RecordCutShort as exc:
+                why = f"`{command}` exited {status}" + (f": {stderr[-300:]}" if stderr else "")
+                raise NodeUnreachable(f"{exc}; {why}") from None
             except ValueError as exc:
                 raise NodeUnreachable(f"collector output unreadable: {exc}") from None
             if status != 0:
@@ -234,6 +277,10 @@ class SshCollector:
         except (paramiko.SSHException, OSError, EOFError) as exc:
             return NodeFacts(name=node.name, roles=node.roles, transport="ssh",
                              unreachable=f"ssh session to {node.address}:{node.port} failed: {exc}")
+        except Exception as exc:   # noqa: BLE001 -- anything else from paramiko: this node is not inspected
+            return NodeFacts(name=node.name, roles=node.roles, transport="ssh",
+                             unreachable=f"ssh session to {node.address}:{node.port} failed: "
+                                         f"{type(exc).__name__}: {exc}")
         finally:
             with self._lock:
                 self._live.discard(client)
@@ -251,8 +298,10 @@ class SshCollector:
                 if self._abandoned:         # cut short by abandon(): not a reading of the host
                     return facts
                 self.finished[node.name] = facts
-            progress(f"node {node.name}: " + (f"unreachable: {facts.unreachable}"
-                                              if facts.unreachable else "collected"))
+            if facts.unreachable:
+                self.warn(one_line(f"node {node.name} ({node.address}:{node.port}): {facts.unreachable}"))
+            else:
+                progress(f"node {node.name}: collected")
             return facts
 
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kaudit-ssh")
@@ -287,7 +336,9 @@ class SshNodeSource(NodeSource):
             nodes, skipped = nodes_from_cluster(cluster, **self.api_defaults)  # type: ignore[arg-type]
         self._targets, self._skipped = list(nodes), skipped
         facts = self.collector.collect(nodes, progress)
-        facts += [NodeFacts(name=n, transport="ssh", unreachable=why) for n, why in sorted(skipped.items())]
+        for name, why in sorted(skipped.items()):
+            self.collector.warn(one_line(f"node {name}: {why}"))
+            facts.append(NodeFacts(name=name, transport="ssh", unreachable=why))
         return facts
 
     def partial_nodes(self, reason: str) -> list[NodeFacts] | None:

@@ -31,7 +31,7 @@ from kaudit.model import CONFIG_MAP, CUT_SHORT_ERROR, DAEMON_SET, Facts, KObject
 from kaudit.rules import defaults
 from kaudit.rules.effective.kubelet import find_process
 from kaudit.rules.effective.values import CONFIG_FILE, DEFAULT, FLAG, UNKNOWN, Setting, as_text, get_path
-from kaudit.rules.flags import FlagSet, parse_flags, pod_argv
+from kaudit.rules.flags import FlagSet, all_in_one_config_error, parse_flags, pod_argv
 from kaudit.rules.nodefiles import node_yaml, parse_yaml_mapping
 from kaudit.rules.predicates import Context
 
@@ -79,6 +79,10 @@ def kube_proxy_views(facts: Facts, ctx: Context | None = None) -> list[ProxyView
                     views.append(_uninspected(nf.name, f"node {nf.name} was not fully inspected: {CUT_SHORT_ERROR}"))
                 continue
             running = True
+            embedded_error = all_in_one_config_error(nf) if proc.embedded else None
+            if embedded_error:
+                views.append(_uninspected(nf.name, f"kube-proxy's command line is not known: {embedded_error}"))
+                continue
             view = ProxyView(nf.name, Target("Node", nf.name, node=nf.name), node_facts=nf, pid=proc.pid)
             _attach(view, proc.argv, proc.source, facts)
             views.append(view)

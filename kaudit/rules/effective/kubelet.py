@@ -36,7 +36,8 @@ from kaudit.model import CUT_SHORT_ERROR, NODE, Facts, NodeFacts, Target
 from kaudit.rules import defaults
 from kaudit.rules.effective.values import (CONFIG_FILE, CONFIGZ, DEFAULT, DROP_IN, FLAG, UNKNOWN, Setting,
                                            as_text, get_path)
-from kaudit.rules.flags import FlagSet, _all_in_one_argv, duration_seconds, parse_feature_gates, parse_flags
+from kaudit.rules.flags import (FlagSet, _all_in_one_argv, all_in_one_config_error, duration_seconds, embedded_source,
+                                parse_feature_gates, parse_flags)
 from kaudit.rules.nodefiles import node_yaml
 from kaudit.rules.predicates import Context
 
@@ -101,6 +102,10 @@ def kubelet_views(facts: Facts, ctx: Context | None = None) -> list[KubeletView]
                 elif nf.name in views:
                     views[nf.name].errors.append(f"no kubelet process found on node {nf.name}")
                 continue
+            embedded_error = all_in_one_config_error(nf) if proc.embedded else None
+            if embedded_error:
+                _uninspected(view_for(nf.name), f"the kubelet's command line is not known: {embedded_error}")
+                continue
             attach_kubelet(view_for(nf.name), nf, proc)
         if facts.nodes:
             for name, view in views.items():
@@ -127,6 +132,7 @@ class RunningProcess:
     argv: tuple[str, ...]
     source: str          # "process kubelet (pid 1021) on node w1"
     pid: int
+    embedded: bool = False   # runs inside an all-in-one process (k3s)
 
 
 def find_process(nf: NodeFacts, component: str) -> RunningProcess | None:
@@ -137,7 +143,8 @@ def find_process(nf: NodeFacts, component: str) -> RunningProcess | None:
             return RunningProcess(p.argv, f"process {component} (pid {p.pid}) on node {nf.name}", p.pid)
         if which in comp.ALL_IN_ONE and component in comp.EMBEDDED.get(which, ()):
             return RunningProcess(_all_in_one_argv(p.argv, component, nf),
-                                  f"{component} embedded in {which} (pid {p.pid}) on node {nf.name}", p.pid)
+                                  f"{component} {embedded_source(component, which)} (pid {p.pid}) on node {nf.name}", p.pid,
+                                  embedded=True)
     return None
 
 

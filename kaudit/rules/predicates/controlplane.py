@@ -14,7 +14,7 @@ from kaudit import components as comp
 from kaudit.catalog import Check
 from kaudit.model import (CLUSTER_ROLE_BINDING, ROLE_BINDING, Evidence, Facts, Finding,
                           Status)
-from kaudit.rules.flags import (ComponentInstance, component_instances, effective_flag,
+from kaudit.rules.flags import (ComponentInstance, argv_unknown_finding, component_instances, effective_flag,
                                 no_instance_finding)
 from kaudit.rules.nodefiles import node_yaml
 from kaudit.rules.predicates import Context, predicate
@@ -44,6 +44,9 @@ def encryption_at_rest(facts: Facts, check: Check, params: Mapping[str, Any], ct
         return
     part = params.get("part", "flag")
     for inst in instances:
+        if inst.argv_error:
+            yield argv_unknown_finding(inst)
+            continue
         path = inst.flags.get("encryption-provider-config")
         flag_ev = Evidence("--encryption-provider-config", path, inst.source, expected="set")
         if not path:
@@ -163,6 +166,9 @@ def user_authentication(facts: Facts, check: Check, params: Mapping[str, Any], c
     if len(users) > 10:
         user_ev.append(Evidence("more User bindings", str(len(users) - 10), "RBAC"))
     for inst in instances:
+        if inst.argv_error:
+            yield argv_unknown_finding(inst)
+            continue
         oidc = inst.flags.get("oidc-issuer-url") or inst.flags.get("authentication-config")
         oidc_ev = Evidence("--oidc-issuer-url / --authentication-config", oidc, inst.source,
                            note="an external identity provider for people")
@@ -216,6 +222,9 @@ def audit_policy(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Con
         return
     part = params.get("part", "minimal")
     for inst in instances:
+        if inst.argv_error:
+            yield argv_unknown_finding(inst)
+            continue
         path = inst.flags.get("audit-policy-file")
         ev = [Evidence("--audit-policy-file", path, inst.source, expected="set"),
               Evidence("--audit-log-path / --audit-webhook-config-file",
