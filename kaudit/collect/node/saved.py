@@ -5,6 +5,7 @@ and the collector DaemonSet's pod logs both go through it.
 """
 from __future__ import annotations
 
+import json
 import os
 import stat
 from typing import Any
