@@ -1,11 +1,11 @@
 """Command line: parses arguments and wires sources, engine and formatters.
 
-Exit status: 0 no FAIL, 1 at least one FAIL (see --fail-on), 2 usage or
-configuration error, 3 the scan could not complete.
+Exit status (EXIT_STATUS below; also in --help, README and docs/reports.md).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -14,8 +14,16 @@ from typing import Any, Callable, Sequence
 
 from kaudit import __version__
 from kaudit.collect import SourceError
+from kaudit.termsafe import terminal_line, terminal_text
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 3
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCOMPLETE, EXIT_FAILED = 0, 1, 2, 3, 4
+EXIT_STATUS = (
+    "Exit status: 0 complete, no FAIL; 1 complete, at least one FAIL (--fail-on error: or ERROR; "
+    "--fail-on never: always 0); 2 usage or configuration error, nothing scanned; 3 the scan could "
+    "not complete (the report is marked incomplete: an unreachable node or server, an unreadable "
+    "resource, SIGTERM), whatever --fail-on says; 4 kaudit failed (an internal error, or the reports "
+    "could not be written: disk full, read-only, permission denied); the summary is still printed "
+    "and report.json, marked incomplete, is written when the disk allows.")
 REPORT_FORMATS = ("json", "html", "junit", "pdf")
 
 
@@ -27,13 +35,13 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="kaudit",
         description="Audit a Kubernetes cluster against the CIS Kubernetes Benchmark.",
-        epilog="Exit status: 0 no FAIL, 1 at least one FAIL, 2 usage or configuration error, "
-               "3 the scan could not complete.")
+        epilog=EXIT_STATUS)
     p.add_argument("--version", action="version", version=f"kaudit {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     scan = sub.add_parser("scan", help="audit a cluster and write the reports",
-                          description="Audit a cluster (live API, manifest dumps or the demo) and its nodes.")
+                          description="Audit a cluster (live API, manifest dumps or the demo) and its nodes.",
+                          epilog=EXIT_STATUS)
     src = scan.add_argument_group("cluster source (default: the API server from the normal kubeconfig "
                                   "resolution, or in-cluster config inside a pod)")
     src.add_argument("--kubeconfig", metavar="PATH", help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
@@ -85,17 +93,20 @@ def _parser() -> argparse.ArgumentParser:
                           "record the scan saw (DIR must not exist or be empty); `kaudit scan --manifests DIR` "
                           "re-evaluates it offline (docs/facts.md)")
     out.add_argument("--fail-on", choices=("fail", "error", "never"), default="fail",
-                     help="exit 1 on FAIL (default), on FAIL or ERROR, or never")
+                     help="exit 1 on FAIL (default), on FAIL or ERROR, or never (an incomplete scan "
+                          "exits 3 whatever this says)")
     out.add_argument("-q", "--quiet", action="store_true", help="no progress and no summary on stdout")
     out.add_argument("-v", "--verbose", action="store_true",
                      help="print the full text report (every section and failing target) instead of the "
                           "short summary (score, why incomplete, the ten worst findings, the report path)")
     sched = scan.add_argument_group("scheduled runs (the in-cluster CronJob; see docs/in-cluster.md)")
     sched.add_argument("--reports-root", metavar="DIR", type=Path,
-                       help="write to DIR/<cluster>/<timestamp>/, update DIR/<cluster>/latest, use the "
-                            "previous run for the trend; SIGTERM writes an incomplete report (exit 3)")
+                       help="write to DIR/<cluster>/<timestamp>/, point DIR/<cluster>/latest at the newest "
+                            "complete run (an incomplete one is kept with an INCOMPLETE file), use the "
+                            "previous complete run for the trend")
     sched.add_argument("--keep", type=int, default=8, metavar="N",
-                       help="with --reports-root: keep the newest N runs (default 8)")
+                       help="with --reports-root: keep the newest N runs (default 8) and the newest "
+                            "complete one; older runs are deleted before a run is written")
 
     checks = sub.add_parser("checks", help="list the checks of a benchmark")
     checks.add_argument("--benchmark", default="cis-1.12")
@@ -145,7 +156,23 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+# Set when a scan was interrupted: threads may still be blocked on a hung peer.
+_interrupted = False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    code = _main(argv)
+    if argv is None and _interrupted:
+        # Run as the program and interrupted (SIGTERM): the report is written and
+        # flushed; a worker thread still blocked on a hung node or kubelet would
+        # hold the exit until its own timeout, past a pod's grace period. Leave now.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     args.raw_argv = list(sys.argv[1:] if argv is None else argv)
@@ -158,14 +185,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                    "permissions": cmd_permissions, "node-facts": cmd_node_facts}[args.command]
         return handler(args)
     except UsageError as exc:
-        print(f"kaudit: error: {exc}", file=sys.stderr)
+        print(f"kaudit: error: {terminal_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except SourceError as exc:   # e.g. an invalid inventory, before the scan starts
-        print(f"kaudit: {exc}", file=sys.stderr)
+        print(f"kaudit: {terminal_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("kaudit: interrupted", file=sys.stderr)
         return EXIT_INCOMPLETE
+    except Exception as exc:     # a bug or an unexpected input: one line, never a traceback
+        print(f"kaudit: failed: {terminal_line(f'{type(exc).__name__}: {exc}')}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 def _api_limit_options(scan: argparse.ArgumentParser) -> None:
@@ -226,10 +256,8 @@ def _progress(quiet: bool):
         from kaudit.collect import no_progress
         return no_progress
 
-    from kaudit.report.common import visible
-
-    def show(message: str) -> None:   # names in it come from the cluster: never raw to the terminal
-        sys.stderr.write(f"\r\033[K{visible(message)[:150]}")
+    def show(message: str) -> None:
+        sys.stderr.write(f"\r\033[K{terminal_text(message[:150])}")
         sys.stderr.flush()
     return show
 
@@ -309,8 +337,7 @@ def _warn_if_catalog_changed(bundle: Path, benchmark: str) -> None:
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    from kaudit.collect import SourceError
-    from kaudit.scan import ScanRequest, run_scan
+    from kaudit.scan import ScanRequest
 
     catalog = _load_catalog(args.benchmark)
     formats = _formats(args.format, REPORT_FORMATS)
@@ -344,33 +371,93 @@ def cmd_scan(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise UsageError(str(exc)) from None
     cluster_source, node_source, node_access = _sources(args)
+    if args.reports_root is not None:
+        if args.output_dir:
+            raise UsageError("--reports-root and --output-dir cannot be combined")
+        if args.keep < 1:
+            raise UsageError("--keep must be at least 1")
     progress = _progress(args.quiet)
     req = ScanRequest(catalog=catalog, cluster_source=cluster_source, node_source=node_source,
                       node_access=node_access, only_checks=only, progress=progress,
                       cluster_name=args.cluster_name, command_line=_command_line(args))
-    if args.reports_root is not None:
-        return _scan_into_reports_root(args, req, formats, waivers, previous, sign_key)
-    try:
-        report = run_scan(req, on_facts=_on_facts(args, catalog))
-    except SourceError as exc:
-        _clear_progress(progress)
-        print(f"kaudit: {exc}", file=sys.stderr)
-        return exc.exit_code
-    _clear_progress(progress)
-    if waivers is not None:
-        import datetime as dt
+    return _run_scan(args, req, formats, waivers, previous, sign_key)
 
-        from kaudit.report.waivers import apply_waivers
-        report.results, report.waivers = apply_waivers(report.results, waivers, dt.date.fromisoformat(report.scan.started[:10]))
-    if args.output_dir:
-        from kaudit.report.outputs import write_reports
-        written = write_reports(report, args.output_dir, formats=formats, previous=previous,
-                                section_titles=catalog.sections, pdf_edition=args.pdf_edition,
-                                sign_key=sign_key)
+
+def _run_scan(args: argparse.Namespace, req, formats: list[str], waivers, previous, sign_key=None) -> int:
+    """From here on the scan has started: whatever happens, a report is written
+    (marked incomplete, with the reason, when the scan did not finish), the
+    summary is printed, and the exit status says what happened."""
+    global _interrupted
+    from kaudit.collect import SourceError
+    from kaudit.incluster import (ReportsNotWritten, ScanInterrupted, failed_report, scan_interruptibly,
+                                  termination_handled)
+    from kaudit.scan import utc_now
+
+    started = utc_now()
+    failure: tuple[int, str] | None = None        # (exit status, one line) when kaudit itself failed
+    with termination_handled() as term:
+        try:
+            report, facts, interrupted = scan_interruptibly(
+                req, term, started, waivers=waivers, on_facts=_on_facts(args, req.catalog))
+        except SourceError as exc:
+            if exc.exit_code == EXIT_USAGE:        # a bad input found while reading it: no scan happened
+                _clear_progress(req.progress)
+                print(f"kaudit: {terminal_line(str(exc))}", file=sys.stderr)
+                return EXIT_USAGE
+            report, facts, interrupted = failed_report(req, started, str(exc)), None, None
+            failure = (exc.exit_code, str(exc))
+        except ScanInterrupted as exc:     # the signal landed between two stages: nothing kept
+            report, facts, interrupted = failed_report(req, started, exc.reason), None, exc.reason
+        except Exception as exc:           # a kaudit bug, a full disk while saving facts, ...
+            reason = f"kaudit failed: {type(exc).__name__}: {exc}"
+            report, facts, interrupted = failed_report(req, started, reason), None, None
+            failure = (EXIT_FAILED, reason)
+        _clear_progress(req.progress)
+
+        options = {"pdf_edition": args.pdf_edition, "sign_key": sign_key}
+
+        def write(report, formats: list[str]) -> str:
+            if args.reports_root is not None:
+                from kaudit.incluster import write_scheduled_run
+                return str(write_scheduled_run(report, facts, args.reports_root, keep=args.keep,
+                                               formats=formats, previous=previous,
+                                               report_options=options).run_dir)
+            if args.output_dir:
+                from kaudit.report.outputs import replace_report_dir
+                replace_report_dir(report, args.output_dir, formats=formats, previous=previous,
+                                   section_titles=req.catalog.sections, **options)
+                return str(args.output_dir)
+            return ""
+
+        written_to = ""
+        try:
+            written_to = write(report, formats)
+        except (ReportsNotWritten, OSError) as exc:
+            message = str(exc) if isinstance(exc, ReportsNotWritten) else \
+                f"cannot write the reports to {args.output_dir}: {exc.strerror or exc}"
+            failure = (EXIT_FAILED, f"{failure[1]}; {message}" if failure else message)
+        except Exception as exc:       # a formatter bug: report.json alone, marked incomplete
+            reason = f"kaudit failed writing the reports: {type(exc).__name__}: {exc}"
+            report.scan.complete = False
+            report.scan.incomplete_reasons.append(reason)
+            failure = (EXIT_FAILED, reason)
+            with contextlib.suppress(Exception):
+                written_to = write(report, ["json"])
+        if interrupted:
+            _interrupted = True
+        if failure:
+            note = f"; incomplete report written to {written_to}" if written_to else ""
+            print(f"kaudit: {terminal_line(failure[1])}{note}", file=sys.stderr)
+        elif interrupted:
+            done = f"incomplete report written to {written_to}" if written_to else "the summary is incomplete"
+            print(f"kaudit: {terminal_line(interrupted)}; {done}", file=sys.stderr)
+        elif written_to and not args.quiet:
+            print(f"reports written to {written_to}", file=sys.stderr)
         if not args.quiet:
-            print(f"reports written to {args.output_dir}: {', '.join(p.name for p in written)}", file=sys.stderr)
-    if not args.quiet:
-        _print_summary(report, args, _main_report_path(args.output_dir, formats))
+            _print_summary(report, args, _main_report_path(Path(written_to) if written_to else None, formats))
+            sys.stdout.flush()
+    if failure:
+        return failure[0]
     return _exit_status(report, args.fail_on)
 
 
@@ -391,7 +478,7 @@ def _print_summary(report, args: argparse.Namespace, report_path: str | None) ->
         from kaudit.report.text import TextFormatter
         sys.stdout.write(TextFormatter().render(report).decode("utf-8"))
         if report_path:
-            sys.stdout.write(f"Report: {report_path}\n")
+            sys.stdout.write(f"Report: {terminal_text(report_path)}\n")
         return
     from kaudit.report.summary import render_summary, use_colour
     sys.stdout.write(render_summary(report, report_path, colour=use_colour(sys.stdout)))
@@ -413,33 +500,6 @@ def _on_facts(args: argparse.Namespace, catalog):
     return keep
 
 
-def _scan_into_reports_root(args: argparse.Namespace, req, formats: list[str], waivers, previous,
-                            sign_key=None) -> int:
-    """--reports-root: a scheduled run (kaudit.incluster); exit 3 when interrupted."""
-    from kaudit.collect import SourceError
-    from kaudit.incluster import scan_into_reports_root
-    if args.output_dir:
-        raise UsageError("--reports-root and --output-dir cannot be combined")
-    if args.keep < 1:
-        raise UsageError("--keep must be at least 1")
-    try:
-        run = scan_into_reports_root(
-            req, args.reports_root, keep=args.keep, formats=formats, waivers=waivers, previous=previous,
-            on_facts=_on_facts(args, req.catalog),
-            report_options={"pdf_edition": args.pdf_edition, "sign_key": sign_key})
-    except SourceError as exc:
-        _clear_progress(req.progress)
-        print(f"kaudit: {exc}", file=sys.stderr)
-        return exc.exit_code
-    _clear_progress(req.progress)
-    if run.interrupted:
-        print(f"kaudit: {run.interrupted}; incomplete report written", file=sys.stderr)
-    if not args.quiet:
-        print(f"reports written to {run.run_dir}", file=sys.stderr)
-        _print_summary(run.report, args, _main_report_path(Path(run.run_dir), formats))
-    return EXIT_INCOMPLETE if run.interrupted else _exit_status(run.report, args.fail_on)
-
-
 def _command_line(args: argparse.Namespace) -> list[str]:
     """How kaudit was invoked, for the report, with secrets redacted."""
     from kaudit.attribution import redact_command_line
@@ -455,6 +515,8 @@ def _clear_progress(progress) -> None:
 
 def _exit_status(report, fail_on: str) -> int:
     from kaudit.model import Status
+    if not report.scan.complete:       # whatever --fail-on says: an incomplete audit is not a verdict
+        return EXIT_INCOMPLETE
     statuses = {r.status for r in report.results}
     if fail_on == "never":
         return EXIT_OK

@@ -4,18 +4,22 @@
 `DIR/<cluster>/<timestamp>/` (report.json, report.html, junit.xml,
 SHA256SUMS), points `DIR/<cluster>/latest` (a relative symlink) and
 `DIR/<cluster>/latest.txt` (the run directory's name, for volumes without
-symlinks) at it, keeps the newest N runs and feeds the previous run's
-report.json to the trend section.
+symlinks) at the newest *complete* run, keeps an incomplete run with an
+`INCOMPLETE` file naming why, keeps the newest N runs (pruning before it
+writes, so a full volume is made room on first; the newest complete run is
+never pruned) and feeds the previous complete run's report.json to the trend.
 
-The Job's `activeDeadlineSeconds` ends a run with SIGTERM. Instead of leaving
-nothing behind, the scan writes what it has as a report marked incomplete
-(`ScanInfo.complete = False` with the reason):
-- interrupted while reading the API server: no facts exist yet (a source
-  returns its facts only when it finishes), so every selected check is ERROR
-  with the interruption as its reason;
+The Job's `activeDeadlineSeconds` ends a run with SIGTERM; `kaudit scan
+--output-dir` handles it the same way (`termination_handled`). Instead of
+leaving nothing behind, the scan writes what it has as a report marked
+incomplete (`ScanInfo.complete = False` with the reason):
+- interrupted while reading the API server: what the source had listed is
+  kept (`ClusterSource.partial_facts`), the rest is unavailable, so the checks
+  needing it are ERROR with the interruption as their reason;
 - interrupted while inspecting nodes: the cluster facts are complete, so they
-  are evaluated and every node is reported as not inspected (ERROR for its
-  checks), never as compliant;
+  are evaluated; nodes already read stay read (`NodeSource.partial_nodes`) and
+  every other node is reported as not inspected (ERROR for its checks), never
+  as compliant;
 - a SIGTERM after collection is only recorded: evaluating and writing take
   seconds and produce the complete report.
 """
@@ -40,6 +44,8 @@ from kaudit.scan import ScanRequest, build_report, canonical_node_names, utc_now
 
 LATEST_LINK = "latest"
 LATEST_FILE = "latest.txt"
+INCOMPLETE_FILE = "INCOMPLETE"      # in a run directory whose report is incomplete: the reasons
+_STAGING_SUFFIX = ".partial"
 DEFAULT_KEEP = 8
 # Run directories are named by the scan's start (UTC), with -N on a collision;
 # only names of this shape are ever pruned, so nothing else on the volume is touched.
@@ -176,12 +182,22 @@ def update_latest(cluster_dir: Path, run_name: str) -> None:
     write_atomic(cluster_dir / LATEST_FILE, (run_name + "\n").encode())
 
 
-def prune(cluster_dir: Path, keep: int, protect: Path) -> list[Path]:
+def latest_complete(cluster_dir: Path) -> Path | None:
+    """The run `latest.txt` names (only complete runs are pointed at), if it exists."""
+    try:
+        name = (cluster_dir / LATEST_FILE).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    run = cluster_dir / name
+    return run if RUN_DIR_RE.match(name) and run.is_dir() else None
+
+
+def prune(cluster_dir: Path, keep: int, protect: Path | None) -> list[Path]:
     """Delete all but the newest `keep` run directories (never `protect`)."""
-    if keep < 1:
-        raise ValueError("keep must be at least 1")
+    if keep < 0:
+        raise ValueError("keep must not be negative")
     dirs = sorted(run_dirs(cluster_dir), key=_sort_key)
-    doomed = [d for d in dirs[:-keep] if d.name != protect.name] if len(dirs) > keep else []
+    doomed = [d for d in dirs[:max(0, len(dirs) - keep)] if protect is None or d.name != protect.name]
     for d in doomed:
         shutil.rmtree(d)
     return doomed
@@ -228,7 +244,7 @@ def _sigterm_handled(term: _Termination) -> Iterator[None]:
 # The run
 # ---------------------------------------------------------------------------
 
-def interrupted_results(req: ScanRequest, reason: str) -> list[Result]:
+def interrupted_results(req: ScanRequest, reason: str, how: str = "was interrupted") -> list[Result]:
     """One ERROR per selected check: nothing was collected, so nothing is decided."""
     only = set(req.only_checks or ())
     out: list[Result] = []
@@ -239,7 +255,7 @@ def interrupted_results(req: ScanRequest, reason: str) -> list[Result]:
             check=check.id, title=check.title, section=check.section, level=check.level,
             cis_label=check.cis_label, automated=check.automated, severity=check.severity,
             status=Status.ERROR, target=CLUSTER,
-            message=f"not evaluated: the scan was interrupted before its evidence was collected ({reason})",
+            message=f"not evaluated: the scan {how} before its evidence was collected ({reason})",
             evidence=(Evidence("scan", None, "kaudit", note=reason),), remediation=check.remediation))
     return out
 
@@ -283,33 +299,35 @@ def collect_interruptibly(req: ScanRequest, term: _Termination) -> tuple[Facts |
             cluster = req.cluster_source.partial_facts(why)
         if cluster is None:
             return None, why
-        return Facts(cluster=cluster, nodes=_uninspected_nodes(cluster, req.node_access, why),
-                     node_access=req.node_access), why
+        nodes = req.node_source.partial_nodes(why) if req.node_source is not None else None
+        if nodes is None:
+            nodes = _uninspected_nodes(cluster, req.node_access, why)
+        return Facts(cluster=cluster, nodes=nodes, node_access=req.node_access), why
     finally:
         term.raising = False
 
 
-def scan_into_reports_root(req: ScanRequest, root: Path, *, keep: int = DEFAULT_KEEP,
-                           formats: Iterable[str] = ("json", "html", "junit"),
-                           waivers: list[Waiver] | None = None, previous: Report | None = None,
-                           on_facts: Callable[[Facts], None] | None = None,
-                           today: dt.date | None = None,
-                           report_options: dict[str, Any] | None = None) -> ScheduledRun:
-    """One scheduled run: scan, write `<root>/<cluster>/<timestamp>/`, move
-    `latest`, prune to `keep` runs. `previous` overrides the automatic trend
-    baseline (the newest earlier run of the same cluster). `report_options`
-    go to write_reports (pdf_edition, sign_key)."""
+@contextlib.contextmanager
+def termination_handled() -> Iterator[_Termination]:
+    """SIGTERM handled for the whole run: it interrupts collection (see
+    `collect_interruptibly`) and is only recorded afterwards, so evaluating and
+    writing the reports are never cut short and the reports are never lost."""
+    term = _Termination()
+    with _sigterm_handled(term):
+        yield term
+
+
+def scan_interruptibly(req: ScanRequest, term: _Termination, started: str, *,
+                       waivers: list[Waiver] | None = None,
+                       on_facts: Callable[[Facts], None] | None = None,
+                       today: dt.date | None = None) -> tuple[Report, Facts | None, str | None]:
+    """Collect (interruptibly), evaluate, build the report and apply waivers.
+    Returns (report, facts or None, why the collection stopped early or None)."""
     from kaudit.engine import evaluate
-    from kaudit.report.outputs import write_reports
     from kaudit.report.waivers import apply_waivers
 
-    if keep < 1:
-        raise ValueError("--keep must be at least 1")
-    root = Path(root)
-    term = _Termination()
-    started = utc_now()
     # paused_gc: as in kaudit.scan.run_scan (large acyclic facts, see kaudit/gcpause.py).
-    with _sigterm_handled(term), paused_gc():
+    with paused_gc():
         facts, interrupted = collect_interruptibly(req, term)
         # From here on a SIGTERM is only recorded: evaluation is pure and fast,
         # and a half-written report directory would be worse than a late one.
@@ -323,28 +341,103 @@ def scan_into_reports_root(req: ScanRequest, root: Path, *, keep: int = DEFAULT_
         report = build_report(req.catalog, facts or Facts(node_access=req.node_access), results, started,
                               incomplete=[interrupted] if interrupted else None,
                               command_line=req.command_line)
-        if waivers:
-            report.results, report.waivers = apply_waivers(report.results, waivers,
-                                                           today or dt.date.today())
+    if waivers:
+        report.results, report.waivers = apply_waivers(report.results, waivers,
+                                                       today or dt.date.fromisoformat(started[:10]))
+    return report, facts, interrupted
+
+
+def failed_report(req: ScanRequest, started: str, reason: str) -> Report:
+    """The report of a scan that stopped on an error: every selected check is
+    ERROR with the reason, and the report says it is incomplete."""
+    return build_report(req.catalog, Facts(node_access=req.node_access),
+                        interrupted_results(req, reason, how="stopped on an error"), started, incomplete=[reason],
+                        command_line=req.command_line)
+
+
+def scan_into_reports_root(req: ScanRequest, root: Path, *, keep: int = DEFAULT_KEEP,
+                           formats: Iterable[str] = ("json", "html", "junit"),
+                           waivers: list[Waiver] | None = None, previous: Report | None = None,
+                           on_facts: Callable[[Facts], None] | None = None,
+                           today: dt.date | None = None,
+                           report_options: dict[str, Any] | None = None) -> ScheduledRun:
+    """One scheduled run: scan, write `<root>/<cluster>/<timestamp>/`, move
+    `latest`, prune to `keep` runs. `previous` overrides the automatic trend
+    baseline (the newest earlier run of the same cluster). `report_options`
+    go to write_reports (pdf_edition, sign_key)."""
+    if keep < 1:
+        raise ValueError("--keep must be at least 1")
+    started = utc_now()
+    with termination_handled() as term:
+        report, facts, interrupted = scan_interruptibly(req, term, started, waivers=waivers,
+                                                        on_facts=on_facts, today=today)
+        run = write_scheduled_run(report, facts, root, keep=keep, formats=formats, previous=previous,
+                                  report_options=report_options)
+    run.interrupted = interrupted
+    return run
+
+
+def write_scheduled_run(report: Report, facts: Facts | None, root: Path, *, keep: int = DEFAULT_KEEP,
+                        formats: Iterable[str] = ("json", "html", "junit"),
+                        previous: Report | None = None,
+                        report_options: dict[str, Any] | None = None) -> ScheduledRun:
+    """Write `report` as a new run of its cluster. Retention runs first (the
+    volume never holds more than `keep` runs plus the newest complete one, so a
+    full volume is made room on before writing), `latest` moves only to a
+    complete run, and an incomplete run is kept with an INCOMPLETE file naming
+    why. An OSError (full, read-only, denied) propagates as `ReportsNotWritten`."""
+    from kaudit.report.outputs import write_reports
+
+    root = Path(root)
+    run_dir = root
+    pruned: list[Path] | None = None
+    try:
         cluster_dir = root / cluster_dir_name(facts, root)
-        run_dir = _new_run_dir(cluster_dir, run_dir_name(started))
+        run_dir = _new_run_dir(cluster_dir, run_dir_name(report.scan.started))
         prev_dir: Path | None = None
         if previous is None:
             found = find_previous(cluster_dir, exclude=run_dir,
                                   cluster_id=facts.cluster.identity.cluster_id if facts else None)
             if found is not None:
                 previous, prev_dir = found
+        _sweep_staging(cluster_dir)
+        # Make room before writing: `keep - 1` old runs and the new one, never the
+        # newest complete run (the trend's baseline and what `latest` names).
+        pruned = prune(cluster_dir, keep - 1, protect=latest_complete(cluster_dir))
         written = _write_run(report, run_dir, formats, previous, write_reports, report_options or {})
-        update_latest(cluster_dir, run_dir.name)
-        pruned = prune(cluster_dir, keep, protect=run_dir)
+        if report.scan.complete:
+            update_latest(cluster_dir, run_dir.name)
+    except OSError as exc:
+        raise ReportsNotWritten(run_dir, exc, pruned) from exc
     return ScheduledRun(report=report, run_dir=run_dir, written=written, previous_dir=prev_dir,
-                        pruned=pruned, interrupted=interrupted)
+                        pruned=pruned, interrupted=None)
+
+
+class ReportsNotWritten(Exception):
+    """The reports could not be written (volume full, read-only, permission)."""
+
+    def __init__(self, where: Path, cause: OSError, pruned: list[Path] | None = None) -> None:
+        what = cause.strerror or str(cause)
+        detail = ""
+        if pruned is not None:
+            detail = (f"; retention first deleted {len(pruned)} old run(s)" if pruned
+                      else "; retention had no old run to delete")
+        super().__init__(f"cannot write the reports to {where}: {what}{detail}")
+        self.cause = cause
+
+
+def _sweep_staging(cluster_dir: Path) -> None:
+    """Remove staging directories a killed run left behind (never a run directory)."""
+    for p in _safe_iterdir(cluster_dir):
+        if p.name.startswith(".") and p.name.endswith(_STAGING_SUFFIX) and RUN_DIR_RE.match(
+                p.name[1:-len(_STAGING_SUFFIX)]):
+            shutil.rmtree(p, ignore_errors=True)
 
 
 def _new_run_dir(cluster_dir: Path, base: str) -> Path:
     candidate = cluster_dir / base
     n = 0
-    while candidate.exists() or (cluster_dir / f".{candidate.name}.partial").exists():
+    while candidate.exists() or (cluster_dir / f".{candidate.name}{_STAGING_SUFFIX}").exists():
         n += 1
         candidate = cluster_dir / f"{base}-{n}"
     return candidate
@@ -354,10 +447,15 @@ def _write_run(report: Report, run_dir: Path, formats: Iterable[str], previous: 
                write_reports: Callable[..., list[Path]], options: dict[str, Any] | None = None) -> list[Path]:
     """Render into a hidden staging directory, then rename it into place: a run
     directory exists only once every file of it is written."""
-    staging = run_dir.parent / f".{run_dir.name}.partial"
+    from kaudit.report import write_atomic
+    staging = run_dir.parent / f".{run_dir.name}{_STAGING_SUFFIX}"
     staging.parent.mkdir(parents=True, exist_ok=True)
     try:
         written = write_reports(report, staging, formats=list(formats), previous=previous, **(options or {}))
+        if not report.scan.complete:
+            # Flagged where an operator looks (`ls`); `latest` keeps naming the last complete run.
+            write_atomic(staging / INCOMPLETE_FILE,
+                         ("".join(f"{r}\n" for r in report.scan.incomplete_reasons) or "incomplete\n").encode())
         os.rename(staging, run_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -49,3 +49,9 @@ class NodeSource(abc.ABC):
     def collect(self, cluster: ClusterFacts, progress: Progress = no_progress) -> list[NodeFacts]:
         """One NodeFacts per host. A host that cannot be reached is a
         NodeFacts with `unreachable` set, never missing from the list."""
+
+    def partial_nodes(self, reason: str) -> list[NodeFacts] | None:
+        """After `collect` was interrupted: the hosts read completely, and every
+        other host as not inspected (`unreachable` = `reason`). None when the
+        source cannot tell (then every node counts as not inspected)."""
+        return None

@@ -210,7 +210,7 @@ def _check_kubeconfig_shape(path: str) -> None:
     """Reject a file that is not a kubeconfig mapping with a clear message
     (the client's loader fails on it with an unrelated TypeError)."""
     try:
-        data = yamlsafe.load(Path(path).read_text(encoding="utf-8"))
+        data = yamlsafe.load(yamlsafe.read_config(path, "kubeconfig"))   # size and aliases bounded
     except yaml.YAMLError as exc:
         raise SourceError(f"kubeconfig {path} is not valid YAML: {_yaml_problem(exc)}", exit_code=2) from exc
     except (OSError, UnicodeDecodeError) as exc:
@@ -862,8 +862,8 @@ class ApiSource(ClusterSource):
         progress(f"reading kubelet configz of {total} nodes ({self.configz_concurrency} at a time)")
         done = 0
         step = max(1, total // 10)
-        with ThreadPoolExecutor(max_workers=min(self.configz_concurrency, total),
-                                thread_name_prefix="configz") as pool:
+        pool = ThreadPoolExecutor(max_workers=min(self.configz_concurrency, total), thread_name_prefix="configz")
+        try:
             for name, config, error in pool.map(lambda n: self._configz_one(http, n), names):
                 if config is not None:
                     facts.kubelet_configz[name] = config
@@ -873,6 +873,9 @@ class ApiSource(ClusterSource):
                 if done % step == 0 or done == total:
                     progress(f"kubelet configz: {done}/{total} nodes "
                              f"({len(facts.configz_errors)} unavailable)")
+        finally:
+            # On SIGTERM (ScanInterrupted) requests in flight are not waited for: the report comes first.
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def _configz_one(self, http: KubeHttp, node: str) -> tuple[str, dict[str, Any] | None, str | None]:
         path = f"/api/v1/nodes/{quote(node, safe='')}/proxy/configz"

@@ -64,6 +64,8 @@ class _Buffer:
         while True:
             try:
                 value, end = _DECODER.raw_decode(self.buf, self.pos)
+            except RecursionError:          # the decoder recurses per level
+                raise ValueError("JSON document is nested too deeply; refused") from None
             except json.JSONDecodeError:
                 if self.eof:
                     raise

@@ -240,7 +240,7 @@ def _documents(text: str, path: Path, errors: list[str]) -> Iterator[tuple[Any, 
     stripped = text.lstrip()
     if path.suffix.lower() == ".json" or stripped.startswith(("{", "[")):
         try:
-            yield json.loads(text), 1
+            yield yamlsafe.load_json(text), 1
             return
         except ValueError as exc:
             if path.suffix.lower() == ".json":

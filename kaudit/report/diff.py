@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kaudit.model import Report, Result, Status, Target
-from kaudit.report.common import (check_sort_key, result_key, severity_rank, target_label,
-                                  visible)
+from kaudit.report.common import check_sort_key, result_key, severity_rank, target_label
+from kaudit.termsafe import terminal_text as visible      # the diff is printed to a terminal
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
 
+from kaudit import yamlsafe
 from kaudit.gcpause import paused_gc
 from kaudit.model import Report, Result
 from kaudit.report import Formatter
@@ -146,7 +147,7 @@ def load_report_for_trend(path: Path) -> Report:
 def load_report(path: Path) -> Report:
     with paused_gc():     # a 150,000-pod report is ~200,000 results of small acyclic objects
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            data = yamlsafe.load_json(Path(path).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise ValueError(f"{path}: cannot read report: {exc}") from None
         return Report.from_json(data)

@@ -1,14 +1,26 @@
 """Write a report directory: report.json, report.html, junit.xml, SHA256SUMS.
 
-Used by both `kaudit scan` and `kaudit render`. Every format is rendered
-first (each into a hidden temporary file), so a formatter that fails leaves
-the previous directory untouched rather than a mix of old and new files;
-the files are then renamed into place and the checksums written last.
+`write_reports` (used by `kaudit render` and inside staging directories)
+renders every format first (each into a hidden temporary file), so a
+formatter that fails leaves the previous files untouched; the files are then
+renamed into place and the checksums written last.
+
+`replace_report_dir` (`kaudit scan --output-dir`) replaces the directory's
+reports as one set: the new set is written into a hidden staging directory
+beside it, and the two directories are swapped with one atomic rename
+(RENAME_EXCHANGE), so a kill -9 at any moment leaves either the old set or the
+new one, each matching its SHA256SUMS, never a mix and never a temporary file
+inside the directory. Files of the directory that are not kaudit's reports
+(saved facts, a user's notes) are carried into the new set as hard links.
 """
 from __future__ import annotations
 
+import ctypes
+import errno
 import hashlib
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -16,7 +28,7 @@ from kaudit.gcpause import paused_gc
 from kaudit.model import Report
 from kaudit.report import Formatter, stage_file
 from kaudit.report.html import HtmlFormatter
-from kaudit.report.integrity import SIGNATURE_NAME, sign_sha256sums, write_sha256sums
+from kaudit.report.integrity import SIGNATURE_NAME, SUMS_NAME, sign_sha256sums, write_sha256sums
 from kaudit.report.json import JsonFormatter
 from kaudit.report.junit import JunitFormatter
 from kaudit.report.text import TextFormatter
@@ -112,3 +124,125 @@ def report_set_files(directory: Path) -> list[str]:
     """The report files present in `directory`: SHA256SUMS covers all of them,
     also those a `kaudit render` in place did not rewrite."""
     return [name for name in REPORT_SET if (directory / name).is_file()]
+
+
+# Names kaudit writes into a report directory; everything else in it is carried over.
+REPORT_NAMES = frozenset(REPORT_SET) | {SUMS_NAME, SIGNATURE_NAME}
+_NEW, _OLD = "kaudit-new", "kaudit-old"
+
+
+def replace_report_dir(report: Report, output_dir: Path | str,
+                       formats: Iterable[str] = DEFAULT_FORMATS,
+                       previous: Report | None = None,
+                       section_titles: Mapping[str, str] | None = None, **options) -> list[Path]:
+    """Write `formats` as the new set of reports in `output_dir` (see the module
+    docstring; `options` go to write_reports). Returns the files written,
+    SHA256SUMS last. On an error (disk full, read-only, permission) the old set
+    is left as it was."""
+    output_dir = Path(output_dir)
+    parent = output_dir.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    recover_report_dir(output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "not a directory", str(output_dir))
+    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.{_NEW}.", dir=parent))
+    try:
+        if output_dir.is_dir():
+            os.chmod(staging, output_dir.stat().st_mode & 0o7777)
+            _carry_over(output_dir, staging)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(staging, 0o777 & ~umask)
+        written = write_reports(report, staging, formats=formats, previous=previous,
+                                section_titles=section_titles, **options)
+        _fsync_dir(staging)
+        _swap_into_place(staging, output_dir)
+        _fsync_dir(parent)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    shutil.rmtree(staging, ignore_errors=True)      # now the old set
+    return [output_dir / p.name for p in written]
+
+
+def recover_report_dir(output_dir: Path) -> None:
+    """Undo what a killed `replace_report_dir` left beside `output_dir`: a
+    staging directory is removed; the old set moved aside by the fallback swap
+    is put back when the new one never arrived."""
+    parent = output_dir.parent
+    try:
+        leftovers = sorted(p for p in parent.iterdir() if p.name.startswith(f".{output_dir.name}."))
+    except FileNotFoundError:
+        return
+    for p in leftovers:
+        kind = p.name[len(output_dir.name) + 2:].split(".", 1)[0]
+        if kind == _OLD and not output_dir.exists():
+            os.rename(p, output_dir)
+        elif kind in (_NEW, _OLD):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def _carry_over(old: Path, new: Path) -> None:
+    for entry in old.iterdir():
+        if entry.name in REPORT_NAMES or entry.name.startswith(tuple(f".{n}." for n in REPORT_NAMES)):
+            continue
+        target = new / entry.name
+        if entry.is_symlink():
+            os.symlink(os.readlink(entry), target)
+        elif entry.is_dir():
+            shutil.copytree(entry, target, symlinks=True, copy_function=_link_or_copy)
+        else:
+            _link_or_copy(entry, target)
+
+
+def _link_or_copy(src: str | Path, dst: str | Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:       # a file system without hard links, or protected_hardlinks
+        shutil.copy2(src, dst)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+_RENAME_EXCHANGE = 2      # linux/fs.h
+
+
+def _swap_into_place(staging: Path, output_dir: Path) -> None:
+    """Make `staging` be `output_dir`; afterwards `staging` holds the old set."""
+    if not output_dir.exists():
+        os.rename(staging, output_dir)
+        return
+    if _rename_exchange(staging, output_dir):
+        return
+    # Without RENAME_EXCHANGE: move the old set aside, then the new one in. A
+    # kill between the two renames leaves the old set beside the directory,
+    # which the next run puts back (recover_report_dir).
+    aside = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.{_OLD}.", dir=output_dir.parent))
+    os.rmdir(aside)
+    os.rename(output_dir, aside)
+    os.rename(staging, output_dir)
+    os.rename(aside, staging)
+
+
+def _rename_exchange(a: Path, b: Path) -> bool:
+    """renameat2(RENAME_EXCHANGE): swap two paths atomically (Linux 3.15+; most
+    local file systems). False when the platform or file system lacks it."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd = -100
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))

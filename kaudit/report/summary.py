@@ -5,7 +5,7 @@ recommendations, and the report's path last, where the eye lands after a
 long run. `--verbose` prints the full text report (kaudit.report.text)
 instead. Colour only on a terminal, and never when NO_COLOR is set
 (https://no-color.org). Every cluster-supplied string goes through
-`visible()`, so a hostile object name cannot drive the terminal.
+`kaudit.termsafe.terminal_text`, so a hostile object name cannot drive the terminal.
 """
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from collections import defaultdict
 from typing import IO
 
 from kaudit.model import Report, Result, Status
-from kaudit.report.common import check_sort_key, severity_rank, target_label, visible
+from kaudit.report.common import check_sort_key, severity_rank, target_label
+from kaudit.termsafe import terminal_text
 
 WORST = 10
 _COLOURS = {"FAIL": "31;1", "ERROR": "33", "PASS": "32", "incomplete": "33;1", "bold": "1", "dim": "2"}
@@ -37,13 +38,13 @@ def render_summary(report: Report, report_path: str | None, colour: bool = False
 
     scan = report.scan
     c = scan.cluster
-    lines = [f"kaudit {visible(report.tool.get('version', ''))}: {visible(c.name or 'unknown')} "
-             f"({visible(c.version or 'version unknown')}), run by {visible(scan.operator)}"]
+    lines = [f"kaudit {terminal_text(report.tool.get('version', ''))}: {terminal_text(c.name or 'unknown')} "
+             f"({terminal_text(c.version or 'version unknown')}), run by {terminal_text(scan.operator)}"]
     score = report.benchmark_score()
     lines.append(paint(score.summary_line(), "bold" if score.complete else "incomplete"))
     if not scan.complete:
         lines.append(paint("SCAN INCOMPLETE:", "incomplete"))
-        lines += [f"  - {visible(r)}" for r in scan.incomplete_reasons] or ["  - no reason recorded"]
+        lines += [f"  - {terminal_text(r)}" for r in scan.incomplete_reasons] or ["  - no reason recorded"]
     if scan.nodes_not_inspected:
         why = " (node inspection not requested)" if scan.node_access == "none" else ""
         lines.append(f"Nodes not inspected: {scan.nodes_not_inspected:,}{why}")
@@ -64,11 +65,11 @@ def render_summary(report: Report, report_path: str | None, colour: bool = False
             rs = sorted(failing[cid], key=lambda r: r.target.key())
             first = rs[0]
             more = f" and {len(rs) - 1:,} more" if len(rs) > 1 else ""
-            lines.append(f"  {paint('FAIL', 'FAIL')} {visible(cid)} [{visible(first.severity)}] "
-                         f"{visible(first.title)}: {visible(target_label(first.target))}{more}")
+            lines.append(f"  {paint('FAIL', 'FAIL')} {terminal_text(cid)} [{terminal_text(first.severity)}] "
+                         f"{terminal_text(first.title)}: {terminal_text(target_label(first.target))}{more}")
         if len(order) > WORST:
             lines.append(paint(f"  ... {len(order) - WORST} more failing recommendations in the report "
                                f"(--verbose lists them)", "dim"))
     if report_path:
-        lines.append(f"Report: {visible(report_path)}")
+        lines.append(f"Report: {terminal_text(report_path)}")
     return "\n".join(lines) + "\n"

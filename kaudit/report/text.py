@@ -1,7 +1,9 @@
 """Plain-text summary for the terminal (`kaudit scan` prints it on stdout).
 
-Every cluster-supplied string goes through `visible()`: a pod name carrying
-an ANSI escape or a bidi override must not rewrite the operator's terminal.
+Every cluster-supplied string goes through `visible()`, the terminal
+sanitiser (kaudit/termsafe.py): a pod name carrying an ANSI escape or a bidi
+override must not rewrite the operator's terminal, and a newline or U+2028 in
+a flag value must not forge a line of the summary.
 """
 from __future__ import annotations
 
@@ -9,10 +11,12 @@ from collections import defaultdict
 
 from kaudit.model import Report, Result, Status
 from kaudit.report import Formatter
-from kaudit.report.common import (STATUS_ORDER, check_sort_key, section_title,
-                                  severity_rank, target_label, visible)
+from kaudit.report.common import (STATUS_ORDER, check_sort_key, clip, section_title,
+                                  severity_rank, target_label)
+from kaudit.termsafe import terminal_text as visible
 
 _COUNTED = [s for s in STATUS_ORDER]
+MESSAGE_LIMIT = 300     # characters of a result's message on the terminal; report.json has it whole
 
 
 class TextFormatter(Formatter):
@@ -67,7 +71,7 @@ class TextFormatter(Formatter):
                 lines.append(f"  FAIL {visible(cid)} [{visible(rs[0].severity)}] {visible(rs[0].title)}"
                              f" ({len(rs)} target{'s' if len(rs) != 1 else ''})")
                 for r in rs[:self.max_targets]:
-                    msg = f": {visible(r.message)}" if r.message else ""
+                    msg = f": {visible(clip(r.message, MESSAGE_LIMIT))}" if r.message else ""
                     lines.append(f"       - {visible(target_label(r.target))}{msg}")
                 if len(rs) > self.max_targets:
                     lines.append(f"       ... and {len(rs) - self.max_targets} more")

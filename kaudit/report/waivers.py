@@ -29,6 +29,7 @@ from typing import Any, Mapping
 
 import yaml
 
+from kaudit import yamlsafe
 from kaudit.model import Result, Status, Target, Waiver
 
 WAIVABLE = frozenset({Status.FAIL, Status.WARN, Status.ERROR})
@@ -50,7 +51,7 @@ class WaiverError(ValueError):
 def load_waivers(path: Path | str) -> list[Waiver]:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = yamlsafe.read_config(path, "waiver file")
     except (OSError, UnicodeDecodeError) as exc:
         raise WaiverError(f"{path}: cannot read waiver file: {exc}") from None
     return parse_waivers(text, str(path))
@@ -58,7 +59,7 @@ def load_waivers(path: Path | str) -> list[Waiver]:
 
 def parse_waivers(text: str, filename: str = "<waivers>") -> list[Waiver]:
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yamlsafe.compose(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         context = getattr(exc, "context_mark", None)

@@ -30,9 +30,11 @@ def wait_for(condition, timeout: float = 20.0) -> None:
 
 
 def latest_report(reports: Path) -> dict:
+    """The one (interrupted) run: kept and flagged, and never what `latest` names."""
     (cluster_dir,) = [p for p in reports.iterdir() if p.is_dir()]
-    run = cluster_dir / (cluster_dir / "latest.txt").read_text().strip()
-    assert (cluster_dir / "latest").resolve() == run.resolve()
+    (run,) = [p for p in cluster_dir.iterdir() if p.is_dir() and not p.is_symlink()]
+    assert "SIGTERM" in (run / "INCOMPLETE").read_text()
+    assert not (cluster_dir / "latest.txt").exists() and not (cluster_dir / "latest").exists()
     return json.loads((run / "report.json").read_text())
 
 

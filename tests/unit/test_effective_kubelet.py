@@ -310,13 +310,16 @@ def test_parse_is_bounded():
     nf = with_dropins(kn.worker(), {"10-huge.conf": "a: " + "x" * (2 << 20) + "\n"})
     r = only("4.2.1", kn.facts([nf]))
     assert r.status is Status.ERROR and "10-huge.conf is too large" in r.message
-    # YAML aliases cannot make the evidence explode either
+    # An alias bomb is refused by the one YAML loader with the rule the kubelet's own
+    # YAML library applies (sigs.k8s.io/yaml, go-yaml "excessive aliasing"): the kubelet
+    # would not start with this drop-in, so the setting is undetermined, never expanded.
     bomb = "a: &a [x,x,x,x,x,x,x,x]\n" + "".join(
         f"{c}: &{c} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]\n" for p, c in zip("abcdefgh", "bcdefghi"))
     bomb += "tlsCipherSuites: *i\n"
     nf = with_dropins(kn.worker(), {"10-bomb.conf": bomb})
     r = only("4.2.12", kn.facts([nf]))
-    assert r.status is Status.FAIL and len(r.evidence[0].value) < 10_000
+    assert r.status is Status.ERROR and "10-bomb.conf is not valid YAML" in r.message
+    assert len(r.message) < 1000
 
 
 def test_flag_only_setting_with_configz_but_no_node_access_says_why():

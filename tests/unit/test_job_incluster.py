@@ -12,7 +12,7 @@ import pytest
 from kaudit.catalog import load_catalog
 from kaudit.collect import ClusterSource, NodeSource
 from kaudit.collect.manifests import ManifestSource
-from kaudit.incluster import (LATEST_FILE, LATEST_LINK, cluster_dir_name, prune, run_dirs, sanitize_name,
+from kaudit.incluster import (INCOMPLETE_FILE, LATEST_FILE, LATEST_LINK, cluster_dir_name, prune, run_dirs, sanitize_name,
                               scan_into_reports_root)
 from kaudit.model import ClusterFacts, Facts, Status
 from kaudit.resources import demo_dir
@@ -80,7 +80,10 @@ def test_prune_touches_only_run_directories(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["20240101T060000Z", "20250401T060000Z-1",
                                                           "20250701T060000Z", "lost+found", "notes"]
     with pytest.raises(ValueError):
-        prune(tmp_path, keep=0, protect=tmp_path / "x")
+        prune(tmp_path, keep=-1, protect=tmp_path / "x")
+    # keep=0 (making room before a run is written) still spares the protected run
+    assert [p.name for p in prune(tmp_path, keep=0, protect=tmp_path / "20250701T060000Z")] == \
+        ["20250401T060000Z-1"]
 
 
 @pytest.mark.parametrize("hostile,expected", [
@@ -106,9 +109,13 @@ def test_sigterm_while_reading_the_cluster_writes_an_incomplete_report(catalog, 
     req = ScanRequest(catalog=catalog, cluster_source=SigtermDuring(), only_checks=["5.1"])
     run = scan_into_reports_root(req, tmp_path)
     assert run.interrupted and "SIGTERM" in run.interrupted and "reading the API server" in run.interrupted
-    # Same cluster directory (the volume's only one), and latest moves to it.
+    # Same cluster directory (the volume's only one); latest stays on the complete
+    # run, and the incomplete one is kept, flagged with its reason.
     assert run.run_dir.parent == first.run_dir.parent
-    assert (run.run_dir.parent / LATEST_FILE).read_text().strip() == run.run_dir.name
+    assert (run.run_dir.parent / LATEST_FILE).read_text().strip() == first.run_dir.name
+    assert os.readlink(run.run_dir.parent / LATEST_LINK) == first.run_dir.name
+    assert "SIGTERM" in (run.run_dir / INCOMPLETE_FILE).read_text()
+    assert not (first.run_dir / INCOMPLETE_FILE).exists()
     data = json.loads((run.run_dir / "report.json").read_text())
     assert data["scan"]["complete"] is False and "SIGTERM" in data["scan"]["incomplete_reasons"][0]
     checks = {c.id for c in catalog.checks if c.id.startswith("5.1.")}
@@ -142,3 +149,18 @@ def test_cli_reports_root(tmp_path, capsys):
     assert main(["scan", "--demo", "--reports-root", str(tmp_path), "--keep", "0"]) == 2
     assert main(["scan", "--demo", "--reports-root", str(tmp_path), "--output-dir", str(tmp_path / "o")]) == 2
     assert len(run_dirs(next(p for p in tmp_path.iterdir() if p.is_dir()))) == 1
+
+
+def test_retention_makes_room_before_writing_and_never_prunes_the_newest_complete_run(catalog, tmp_path):
+    complete = scan_into_reports_root(demo_request(catalog), tmp_path, keep=2)
+    cluster_dir = complete.run_dir.parent
+    interrupted = [scan_into_reports_root(ScanRequest(catalog=catalog, cluster_source=SigtermDuring(),
+                                                      only_checks=["5.1"]), tmp_path, keep=2)
+                   for _ in range(3)]
+    # The newest `keep` runs are kept, and the newest complete run besides: it is what
+    # `latest` names, and retention never deletes it.
+    names = {p.name for p in run_dirs(cluster_dir)}
+    assert names == {complete.run_dir.name, interrupted[-2].run_dir.name, interrupted[-1].run_dir.name}
+    assert (cluster_dir / LATEST_FILE).read_text().strip() == complete.run_dir.name
+    # The last run pruned before it wrote (room first, on a full volume).
+    assert interrupted[-1].pruned == [interrupted[0].run_dir]

@@ -72,3 +72,28 @@ def test_unknown_format_is_rejected_before_writing(tmp_path):
     with pytest.raises(ValueError, match="unknown report format 'docx'"):
         write_reports(report([result()]), tmp_path / "x", formats=("json", "docx"))
     assert not (tmp_path / "x").exists()
+
+
+def test_replacing_a_report_dir_without_rename_exchange_recovers_after_a_kill(tmp_path, monkeypatch):
+    """On a file system without RENAME_EXCHANGE the old set is moved aside for
+    a moment; a kill in that moment is undone by the next run."""
+    from kaudit.report import outputs
+    out = tmp_path / "out"
+    old = report([result("1.2.1", Status.FAIL)])
+    outputs.replace_report_dir(old, out)
+    (out / "facts").mkdir()
+    (out / "facts" / "cp-1.json").write_text("{}")
+    monkeypatch.setattr(outputs, "_rename_exchange", lambda a, b: False)
+    new = report([result("1.2.1", Status.PASS)])
+    outputs.replace_report_dir(new, out)              # the fallback swap, to the end
+    assert load_report(out / "report.json").results[0].status is Status.PASS
+    assert (out / "facts" / "cp-1.json").read_text() == "{}"          # the user's files are kept
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    # A kill right after the old set was moved aside: the directory is gone for a moment ...
+    aside = tmp_path / ".out.kaudit-old.x1"
+    out.rename(aside)
+    (tmp_path / ".out.kaudit-new.x2").mkdir()
+    outputs.recover_report_dir(out)                  # ... and the next run puts the old set back first
+    assert load_report(out / "report.json").results[0].status is Status.PASS
+    assert all(verify_sha256sums(out).values())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

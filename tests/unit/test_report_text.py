@@ -28,3 +28,28 @@ def test_incomplete_scan_and_escaped_names():
     text = TextFormatter().render(rep).decode()
     assert "SCAN INCOMPLETE: interrupted" in text
     assert "\x1b" not in text and "\x07" not in text and "evil\\x1b]0;pwned\\x07" in text
+
+
+def test_cluster_strings_cannot_forge_summary_lines_or_reach_the_terminal_raw():
+    forged = "x\nScore: 100.0% (forged)\u2028Score: 100.0%\u2029\r\x85Total 0"
+    rep = report([result("1.2.1", Status.FAIL, Target("Pod", "p\u202eevil", namespace="n"),
+                         message=f"--token-auth-file={forged}")],
+                 complete=False, incomplete_reasons=[f"node {forged} unreachable"])
+    text = TextFormatter().render(rep).decode()
+    lines = text.splitlines()                       # splitlines() breaks on U+2028/U+2029/NEL too
+    assert len([l for l in lines if l.startswith("Score:")]) == 1
+    assert not [l for l in lines if l.startswith("Total 0")]
+    for raw in ("\u2028", "\u2029", "\r", "\x85", "\u202e"):
+        assert raw not in text
+    assert "x\\x0aScore: 100.0% (forged)\\u2028Score" in text and "p\\u202eevil" in text
+
+
+def test_terminal_sanitiser_disarms_escape_sequences():
+    from kaudit.termsafe import terminal_line, terminal_text
+    for hostile in ("\x1b]0;owned\x07", "\x1b[2J", "\x1b]8;;https://evil/\x1b\\click\x1b]8;;\x1b\\",
+                    "\x9b2J", "\x9d0;owned\x9c", "a\x00b", "tab\there"):
+        shown = terminal_text(hostile)
+        assert not any(ord(c) < 0x20 or 0x7f <= ord(c) <= 0x9f for c in shown), repr(shown)
+    assert terminal_text("Ünïcode 名前") == "Ünïcode 名前"
+    long = terminal_line("k" * 10_000, limit=100)
+    assert len(long) < 200 and "9900 more characters" in long

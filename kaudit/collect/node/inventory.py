@@ -13,6 +13,7 @@ from typing import Any, Iterable, Sequence
 
 import yaml
 
+from kaudit import yamlsafe
 from kaudit.collect import SourceError
 from kaudit.model import NODE, ClusterFacts
 
@@ -134,8 +135,7 @@ def _jump_mapping(w: _Where, node: yaml.Node, field: str, base: str) -> JumpHost
 def load_inventory(path: str) -> list[InventoryNode]:
     """The nodes to scan (entries with `scan: false` serve only as jump hosts)."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
+        text = yamlsafe.read_config(path, "inventory")
     except OSError as exc:
         raise InventoryError(f"{path}: cannot read inventory: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
@@ -147,7 +147,7 @@ def parse_inventory(text: str, path: str = "<inventory>") -> list[InventoryNode]
     w = _Where(path)
     base = os.path.dirname(os.path.abspath(path))
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yamlsafe.compose(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""

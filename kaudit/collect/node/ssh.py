@@ -29,6 +29,7 @@ from kaudit.collect.node.inventory import (ADDRESS_PREFERENCE, DEFAULT_PORT, DEF
 from kaudit.collect.node.local import collector_script
 from kaudit.collect.node.parse import RecordCutShort, parse_collector_output
 from kaudit.model import ClusterFacts, NodeFacts
+from kaudit.termsafe import terminal_line
 
 DEFAULT_CONCURRENCY = 16
 DEFAULT_CONNECT_TIMEOUT = 10.0
@@ -52,9 +53,7 @@ class NodeUnreachable(Exception):
 def one_line(text: str, limit: int = MAX_LINE) -> str:
     """`text` as one printable line: the reason can quote a hostile node's
     stderr, which must not move the cursor or forge lines in a log."""
-    out = "".join(ch if ch.isprintable() else (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
-                  for ch in text)
-    return out if len(out) <= limit else out[:limit - 3] + "..."
+    return terminal_line(text, limit=limit)        # the one terminal sanitiser (kaudit/termsafe.py)
 
 
 def stderr_line(message: str) -> None:
@@ -117,6 +116,11 @@ class SshCollector:
         self.script = script if script is not None else collector_script()
         self.warn = warn          # one line per node that could not be inspected
         self._lock = threading.Lock()
+        # Interruption (SIGTERM): in-flight sessions are closed rather than waited
+        # for, and only hosts read completely before it count as read.
+        self._abandoned = False
+        self._live: set[paramiko.SSHClient] = set()
+        self.finished: dict[str, NodeFacts] = {}
 
     # -- connection -------------------------------------------------------
     def _client(self) -> paramiko.SSHClient:
@@ -230,6 +234,14 @@ class SshCollector:
         finally:
             chan.close()
 
+    def abandon(self) -> None:
+        """Stop now: close every session in flight (their threads return at once)."""
+        with self._lock:
+            self._abandoned = True
+            live = list(self._live)
+        for client in live:
+            client.close()
+
     def collect_node(self, node: InventoryNode) -> NodeFacts:
         try:
             client, jump = self._via_jump(node)
@@ -238,6 +250,11 @@ class SshCollector:
         except Exception as exc:   # noqa: BLE001 -- e.g. EOFError mid-handshake: not inspected, no traceback
             return NodeFacts(name=node.name, roles=node.roles, transport="ssh",
                              unreachable=f"ssh to {node.address}:{node.port} failed: {type(exc).__name__}: {exc}")
+        with self._lock:
+            self._live.add(client)
+            abandoned = self._abandoned
+        if abandoned:
+            client.close()
         try:
             command = "sudo -n sh -s" if node.use_sudo else "sh -s"
             status, out, err = self._run(client, command)
@@ -265,6 +282,8 @@ class SshCollector:
                              unreachable=f"ssh session to {node.address}:{node.port} failed: "
                                          f"{type(exc).__name__}: {exc}")
         finally:
+            with self._lock:
+                self._live.discard(client)
             client.close()
             if jump is not None:
                 jump.close()
@@ -277,6 +296,10 @@ class SshCollector:
 
         def one(node: InventoryNode) -> NodeFacts:
             facts = self.collect_node(node)
+            with self._lock:
+                if self._abandoned:         # cut short by abandon(): not a reading of the host
+                    return facts
+                self.finished[node.name] = facts
             if facts.unreachable:
                 self.warn(one_line(f"node {node.name} ({node.address}:{node.port}): {facts.unreachable}"))
             with lock:
@@ -285,8 +308,15 @@ class SshCollector:
                          + ("unreachable" if facts.unreachable else "collected"))
             return facts
 
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kaudit-ssh") as pool:
-            return list(pool.map(one, nodes))
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kaudit-ssh")
+        try:
+            results = list(pool.map(one, nodes))
+        except BaseException:               # SIGTERM / ^C: do not wait for hung hosts
+            self.abandon()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
+        return results
 
 
 class SshNodeSource(NodeSource):
@@ -300,14 +330,25 @@ class SshNodeSource(NodeSource):
         self.nodes = nodes
         self.collector = SshCollector(options)
         self.api_defaults = dict(user=user, port=port, key=key, jump=jump, sudo=sudo, prefer=prefer)
+        self._targets: list[InventoryNode] = []
+        self._skipped: dict[str, str] = {}
 
     def collect(self, cluster: ClusterFacts, progress: Progress = no_progress) -> list[NodeFacts]:
         skipped: dict[str, str] = {}
         nodes = self.nodes
         if nodes is None:
             nodes, skipped = nodes_from_cluster(cluster, **self.api_defaults)  # type: ignore[arg-type]
+        self._targets, self._skipped = list(nodes), skipped
         facts = self.collector.collect(nodes, progress)
         for name, why in sorted(skipped.items()):
             self.collector.warn(one_line(f"node {name}: {why}"))
             facts.append(NodeFacts(name=name, transport="ssh", unreachable=why))
+        return facts
+
+    def partial_nodes(self, reason: str) -> list[NodeFacts] | None:
+        done = dict(self.collector.finished)
+        facts = [done.get(n.name) or NodeFacts(name=n.name, roles=n.roles, transport="ssh",
+                                               unreachable=f"not inspected: the scan was interrupted ({reason})")
+                 for n in self._targets]
+        facts += [NodeFacts(name=n, transport="ssh", unreachable=why) for n, why in sorted(self._skipped.items())]
         return facts

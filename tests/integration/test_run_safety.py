@@ -1,0 +1,253 @@
+"""A run never ends without a truthful report and a truthful exit status: real
+processes, real signals and real file systems (a small tmpfs for ENOSPC, a
+read-only bind mount for EROFS, an unprivileged user for EACCES)."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pwd
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from kaudit.report.integrity import verify_sha256sums
+
+ROOT = Path(__file__).resolve().parents[2]
+KAUDIT = [sys.executable, "-m", "kaudit"]
+EXIT_FAIL, EXIT_INCOMPLETE, EXIT_FAILED = 1, 3, 4
+
+
+def kaudit(*args: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([*KAUDIT, *args], capture_output=True, text=True, cwd=ROOT, timeout=180, **kw)
+
+
+def one_error_line(stderr: str) -> str:
+    assert "Traceback" not in stderr, stderr
+    lines = [l for l in stderr.splitlines() if l.strip()]
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+@contextlib.contextmanager
+def mounted(target: Path, *mount_args: str) -> Iterator[Path]:
+    target.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0:
+        pytest.skip("mounting a test file system needs root")
+    proc = subprocess.run(["mount", *mount_args, str(target)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a test file system here: {proc.stderr.strip()}")
+    try:
+        yield target
+    finally:
+        subprocess.run(["umount", "-l", str(target)], check=False)
+
+
+def demo_set(out: Path, *extra: str) -> dict:
+    """Write the demo's reports into `out`; returns report.json."""
+    proc = kaudit("scan", "--demo", "-q", "--output-dir", str(out), *extra)
+    assert proc.returncode == EXIT_FAIL, proc.stderr
+    return json.loads((out / "report.json").read_text())
+
+
+# ---------------------------------------------------------------------------
+# Exit status: 3 whenever incomplete, 4 when kaudit itself failed
+# ---------------------------------------------------------------------------
+
+def test_an_incomplete_scan_exits_3_whatever_fail_on_says(tmp_path):
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]           # nothing listens: the node cannot be inspected
+    inventory = tmp_path / "nodes.yaml"
+    inventory.write_text(f"nodes:\n  - {{name: gone, address: 127.0.0.1, port: {dead}}}\n")
+    for fail_on in ("fail", "never"):
+        proc = kaudit("scan", "--demo", "--nodes", "ssh", "--inventory", str(inventory), "--checks", "4.2.1",
+                      "--fail-on", fail_on, "--output-dir", str(tmp_path / fail_on))
+        assert proc.returncode == EXIT_INCOMPLETE, (fail_on, proc.stderr)
+        assert json.loads((tmp_path / fail_on / "report.json").read_text())["scan"]["complete"] is False
+        assert "SCAN INCOMPLETE" in proc.stdout
+
+
+def test_a_crash_after_the_scan_started_writes_an_incomplete_report_and_exits_4(tmp_path):
+    blocker = tmp_path / "facts"
+    blocker.write_text("a file where --save-facts needs a directory\n")
+    out = tmp_path / "out"
+    proc = kaudit("scan", "--demo", "--output-dir", str(out), "--save-facts", str(blocker))
+    assert proc.returncode == EXIT_FAILED, proc.stderr
+    line = one_error_line(proc.stderr)
+    assert "kaudit failed" in line and str(out) in line
+    report = json.loads((out / "report.json").read_text())
+    assert report["scan"]["complete"] is False and "kaudit failed" in report["scan"]["incomplete_reasons"][0]
+    assert {r["status"] for r in report["results"]} == {"ERROR"}
+    assert all(verify_sha256sums(out).values())
+    assert "SCAN INCOMPLETE" in proc.stdout                 # the summary is still printed
+
+
+def test_help_documents_every_exit_status():
+    text = " ".join(kaudit("scan", "--help").stdout.split())
+    for code in ("0 complete", "1 complete", "2 usage", "3 the scan could not complete", "4 kaudit failed"):
+        assert code in text, code
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert "`4` kaudit failed" in readme
+
+
+# ---------------------------------------------------------------------------
+# Output file systems: full, read-only, denied
+# ---------------------------------------------------------------------------
+
+def test_full_disk_is_one_line_the_summary_and_exit_4_and_the_old_set_survives(tmp_path):
+    with mounted(tmp_path / "vol", "-t", "tmpfs", "-o", "size=700k", "tmpfs") as vol:
+        out = vol / "out"
+        old = demo_set(out, "--checks", "5.1")         # a small set fits
+        proc = kaudit("scan", "--demo", "--output-dir", str(out))     # the full set does not
+        assert proc.returncode == EXIT_FAILED, proc.stderr
+        line = one_error_line(proc.stderr)
+        assert "No space left on device" in line and str(out) in line
+        assert "Score:" in proc.stdout
+        assert json.loads((out / "report.json").read_text())["scan"]["started"] == old["scan"]["started"]
+        assert all(verify_sha256sums(out).values())
+        assert sorted(p.name for p in vol.iterdir()) == ["out"]      # no staging left behind
+
+
+def test_read_only_output_is_one_line_the_summary_and_exit_4(tmp_path):
+    out = tmp_path / "ro" / "out"
+    old = demo_set(out, "--checks", "5.1")
+    with mounted(tmp_path / "ro", "--bind", str(tmp_path / "ro")):
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(tmp_path / "ro")], check=True)
+        proc = kaudit("scan", "--demo", "--output-dir", str(out))
+        assert proc.returncode == EXIT_FAILED, proc.stderr
+        assert "Read-only file system" in one_error_line(proc.stderr)
+        assert "Score:" in proc.stdout
+        assert json.loads((out / "report.json").read_text())["scan"]["started"] == old["scan"]["started"]
+
+
+def test_permission_denied_is_one_line_the_summary_and_exit_4(tmp_path):
+    # root without CAP_DAC_OVERRIDE is held to file modes like any user
+    if os.geteuid() != 0 or not Path("/usr/bin/setpriv").exists():
+        pytest.skip("needs root and setpriv (util-linux) to drop CAP_DAC_OVERRIDE")
+    parent = tmp_path / "not-mine"
+    parent.mkdir(mode=0o755)
+    nobody = pwd.getpwnam("nobody")
+    os.chown(parent, nobody.pw_uid, nobody.pw_gid)
+    proc = subprocess.run(["/usr/bin/setpriv", "--bounding-set=-dac_override,-dac_read_search", "--",
+                           *KAUDIT, "scan", "--demo", "--output-dir", str(parent / "out")],
+                          capture_output=True, text=True, cwd=ROOT, timeout=180)
+    assert proc.returncode == EXIT_FAILED, proc.stderr
+    assert "Permission denied" in one_error_line(proc.stderr)
+    assert "Score:" in proc.stdout
+    assert list(parent.iterdir()) == []
+
+
+def test_full_reports_volume_prunes_old_runs_before_writing(tmp_path):
+    with mounted(tmp_path / "vol", "-t", "tmpfs", "-o", "size=2200k", "tmpfs") as vol:
+        args = ("scan", "--demo", "-q", "--reports-root", str(vol), "--keep", "2")
+        for _ in range(2):                             # two runs fill the volume
+            assert kaudit(*args).returncode == EXIT_FAIL
+            time.sleep(1.1)                            # run directories are named by the second
+        (cluster,) = [p for p in vol.iterdir() if p.is_dir()]
+        before = sorted(p.name for p in cluster.iterdir() if p.is_dir() and not p.is_symlink())
+        proc = kaudit(*args)
+        assert proc.returncode == EXIT_FAIL and not proc.stderr, proc.stderr   # fits: the oldest went first
+        runs = sorted(p for p in cluster.iterdir() if p.is_dir() and not p.is_symlink())
+        assert [p.name for p in runs][0] == before[-1] and runs[-1].name not in before
+        assert len(runs) == 2 and (cluster / "latest").resolve() == runs[-1].resolve()
+        assert all(verify_sha256sums(r).values() for r in runs)
+
+
+def test_reports_volume_too_small_for_one_run_says_what_retention_did(tmp_path):
+    with mounted(tmp_path / "vol", "-t", "tmpfs", "-o", "size=700k", "tmpfs") as vol:
+        small = ("scan", "--demo", "-q", "--reports-root", str(vol), "--checks", "5.1", "--fail-on", "never")
+        for _ in range(2):
+            assert kaudit(*small).returncode == 0
+            time.sleep(1.1)
+        proc = kaudit("scan", "--demo", "--reports-root", str(vol), "--keep", "2", "--fail-on", "never")
+        assert proc.returncode == EXIT_FAILED, proc.stderr
+        line = one_error_line(proc.stderr)
+        assert "No space left on device" in line and "retention first deleted 1 old run(s)" in line
+        assert "Score:" in proc.stdout
+        (cluster,) = [p for p in vol.iterdir() if p.is_dir()]
+        (kept,) = [p for p in cluster.iterdir() if p.is_dir() and not p.is_symlink()]
+        assert (cluster / "latest").resolve() == kept.resolve() and all(verify_sha256sums(kept).values())
+        assert not [p for p in cluster.iterdir() if p.name.startswith(".")]
+
+
+# ---------------------------------------------------------------------------
+# --output-dir is replaced as a set, whatever moment a kill -9 lands
+# ---------------------------------------------------------------------------
+
+def test_output_dir_is_replaced_as_a_set_under_kill_9(tmp_path):
+    out = tmp_path / "out"
+    (tmp_path / "out").mkdir()
+    (out / "notes.txt").write_text("the auditor's own file\n")
+    first = demo_set(out, "--checks", "5.1")
+    sets = {first["scan"]["started"]}       # scan start times seen in the directory (pytest -s shows them)
+    # How long one full run takes here, to spread the kills over all of it.
+    t0 = time.monotonic()
+    new = demo_set(out)
+    duration = time.monotonic() - t0
+    sets.add(new["scan"]["started"])
+    rng = random.Random(11)
+    for i in range(24):
+        proc = subprocess.Popen([*KAUDIT, "scan", "--demo", "-q", "--output-dir", str(out),
+                                 *(("--checks", "5") if i % 2 else ())],
+                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Mostly the last third of the run (rendering, writing, swapping), some earlier.
+        time.sleep(duration * (rng.uniform(0.66, 1.1) if i % 4 else rng.uniform(0.0, 0.66)))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        # The invariant a reader relies on: one whole set, old or new, matching its sums.
+        names = sorted(p.name for p in out.iterdir())
+        assert names == ["SHA256SUMS", "junit.xml", "notes.txt", "report.html", "report.json"], names
+        assert all(verify_sha256sums(out).values())
+        report = json.loads((out / "report.json").read_text())
+        assert report["scan"]["complete"] is True          # never a half-written or partial set
+        sets.add(report["scan"]["started"])
+        assert (out / "notes.txt").read_text() == "the auditor's own file\n"
+    print(f"{len(sets)} different sets seen across the kills")
+    # Whatever a kill left beside the directory is gone after the next run.
+    demo_set(out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+# ---------------------------------------------------------------------------
+# The terminal: cluster strings never drive it
+# ---------------------------------------------------------------------------
+
+def test_escape_sequences_in_a_node_name_never_reach_the_tty(tmp_path):
+    import pty
+    # OSC 0 (window title), ESC[2J (clear screen), OSC 8 (hyperlink), a newline and U+2028 in the
+    # name of a Node that --nodes ssh then tries (and fails) to reach: the progress line names it.
+    hostile = "n\x1b]0;pwned\x07\x1b[2J\x1b]8;;https://evil/\x1b\\x\nScore: 100.0%\u2028"
+    cluster = tmp_path / "cluster.json"
+    cluster.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": hostile},
+         "status": {"addresses": [{"type": "InternalIP", "address": "127.0.0.1"}]}}]}))
+    (tmp_path / "known_hosts").write_text("")
+    args = ["scan", "--manifests", str(cluster), "--nodes", "ssh", "--known-hosts", str(tmp_path / "known_hosts"),
+            "--checks", "4.2.1", "--output-dir", str(tmp_path / "out")]
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([*KAUDIT, *args], cwd=ROOT, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
+    os.close(slave)
+    seen = bytearray()
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:          # EIO: the process closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    assert proc.wait(timeout=60) == EXIT_INCOMPLETE
+    text = seen.decode("utf-8", "replace")
+    assert "n\\x1b]0;pwned\\x07\\x1b[2J" in text           # shown, escaped
+    for raw in (b"\x1b]", b"\x1b[2J", b"\x07", "\u2028".encode()):
+        assert raw not in seen, raw
+    assert len([l for l in text.replace("\r", "\n").splitlines() if l.startswith("Score: 100.0%")]) == 0
