@@ -8,6 +8,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -96,12 +97,20 @@ def scanner_container(image: ImageConfig, rootfs: Path, work: Path, *, api_host:
         for f in sa.iterdir():
             f.chmod(0o644)
         mounts.append(Mount(sa, SERVICE_ACCOUNT_DIR, read_only=True))
+    pod_name = f"kaudit-{secrets.token_hex(3)}"
+    # The downward API's fields of this pod, as the kubelet resolves `fieldRef`.
+    fields = {"metadata.name": pod_name, "metadata.namespace": cron["metadata"]["namespace"],
+              "metadata.uid": str(uuid.uuid4())}
     env = dict(image.env)
-    env.update({e["name"]: e["value"] for e in container.get("env", ())})
+    for e in container.get("env", ()):
+        if "value" in e:
+            env[e["name"]] = e["value"]
+        else:
+            env[e["name"]] = fields[e["valueFrom"]["fieldRef"]["fieldPath"]]
     # Always set by the kubelet for the `kubernetes` Service (enableServiceLinks
     # only controls the other Services' variables).
     env.update({"KUBERNETES_SERVICE_HOST": api_host, "KUBERNETES_SERVICE_PORT": str(api_port),
-                "HOSTNAME": f"kaudit-{secrets.token_hex(3)}"})
+                "HOSTNAME": pod_name})
     caps = sc.get("capabilities", {})
     assert caps.get("drop") == ["ALL"]
     return Container(rootfs=rootfs, argv=pod_argv(container, image), uid=uid, gid=gid, env=env,
