@@ -20,7 +20,11 @@ from pod import cronjob, run_dirs, run_pod, scanner_container
 
 pytestmark = pytest.mark.e2e
 
-RUN_FILES = {"report.json", "report.html", "junit.xml", "SHA256SUMS"}
+_FILES = {"json": "report.json", "html": "report.html", "junit": "junit.xml", "pdf": "report.pdf"}
+# What the CronJob asks for (its --format), plus the checksums.
+RUN_FILES = {_FILES[f] for a in cronjob()["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
+             if a.startswith("--format=") for f in a.split("=", 1)[1].split(",")} | {"SHA256SUMS"}
+assert "report.pdf" in RUN_FILES
 
 
 
