@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from kaudit.rules.flags import ComponentInstance, FlagValue
+from kaudit.rules.effective.values import get_path
 from kaudit.rules.nodefiles import node_yaml
 
 # deprecated flag -> (field path in the file, the file's default when absent)
@@ -36,15 +37,6 @@ CONFIG_FIELDS: Mapping[str, tuple[str, str | None]] = {
     "kube-api-burst": ("clientConnection.burst", "100"),
     "kube-api-content-type": ("clientConnection.contentType", "application/vnd.kubernetes.protobuf"),
 }
-
-
-def _get(doc: Mapping[str, Any], dotted: str) -> tuple[bool, Any]:
-    node: Any = doc
-    for part in dotted.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return False, None
-        node = node[part]
-    return True, node
 
 
 def _text(value: Any) -> str:
@@ -70,11 +62,11 @@ def effective_scheduler_flag(inst: ComponentInstance, flag: str, minor: int | No
     if kind is not None and kind != "KubeSchedulerConfiguration":
         return FlagValue(f"{field} in {path}", None, "unknown",
                          f"{path} is a {kind}, not a KubeSchedulerConfiguration")
-    found, value = _get(doc, field)
+    found, value = get_path(doc, field)
     if found and value is not None:
         return FlagValue(f"{field} in {path}", _text(value), "config file", f"from the --config file{ignored}")
     if flag == "contention-profiling":
-        _, profiling = _get(doc, "enableProfiling")
+        _, profiling = get_path(doc, "enableProfiling")
         default = "false" if profiling is False else "true"
     note = f"not in the --config file: the KubeSchedulerConfiguration default applies{ignored}"
     if flag == "kubeconfig":
