@@ -44,13 +44,14 @@ def load_private_key(path: Path | str, passphrase: str | None = None) -> paramik
         raise SignatureError(f"{path}: not a usable SSH private key ({type(exc).__name__}: {str(exc)[:200]})") from None
 
 
-def _to_sign(message: bytes, namespace: str) -> bytes:
+def _to_sign(message: bytes, namespace: str, hash_alg: str = HASH) -> bytes:
+    """What an SSHSIG signature covers: the namespace, the hash algorithm and H(message)."""
     m = Message()
     m.add_bytes(MAGIC)
     m.add_string(namespace)
     m.add_string(b"")                      # reserved
-    m.add_string(HASH)
-    m.add_string(hashlib.sha512(message).digest())
+    m.add_string(hash_alg)
+    m.add_string(hashlib.new(hash_alg, message).digest())
     return m.asbytes()
 
 
@@ -114,17 +115,11 @@ def verify(message: bytes, armored: str, namespace: str = NAMESPACE) -> Verified
     key_type = Message(key_blob).get_string().decode(errors="replace")
     try:
         key = paramiko.PKey.from_type_string(key_type, key_blob)
-    except Exception:
+    except Exception:                      # any key paramiko cannot load is refused (fail closed)
         raise SignatureError(f"unsupported or malformed signing key ({key_type})") from None
-    signed = Message()
-    signed.add_bytes(MAGIC)
-    signed.add_string(namespace)
-    signed.add_string(b"")
-    signed.add_string(hash_alg)
-    signed.add_string(hashlib.new(hash_alg, message).digest())
     try:
-        ok = key.verify_ssh_sig(signed.asbytes(), Message(signature))
-    except Exception:
+        ok = key.verify_ssh_sig(_to_sign(message, namespace, hash_alg), Message(signature))
+    except Exception:                      # a malformed signature blob does not verify (fail closed)
         ok = False
     if not ok:
         raise SignatureError("signature does not match (the signed file was changed, or another key signed it)")
