@@ -162,8 +162,9 @@ class SshCollector:
             raise NodeUnreachable(f"cannot connect to {address}:{port}: timed out after {t:g} s") from None
         except paramiko.SSHException as exc:
             client.close()
-            if str(exc) == "No existing session":
-                # paramiko's start_client gave up waiting (banner/key exchange), then tried to log in
+            if str(exc) == "No existing session" or str(exc).startswith("Error reading SSH protocol banner"):
+                # paramiko gave up waiting for the banner or the key exchange (which of the two
+                # reports it depends on timing): either way the server never completed a handshake
                 raise NodeUnreachable(f"ssh to {where} failed: the SSH handshake did not complete "
                                       f"within {t:g} s") from None
             raise NodeUnreachable(f"ssh to {where} failed: {exc}") from None
