@@ -29,6 +29,7 @@ from kaudit.collect import Progress, SourceError, no_progress
 from kaudit.collect.jsonstream import iter_list
 from kaudit.collect.trim import NotAnObject, Sharer, to_kobject
 from kaudit.model import ClusterFacts, ClusterIdentity, Facts, KObject
+from kaudit.yamlsafe import load_json
 
 RECORD = "kaudit-evidence.json"
 SCHEMA = "kaudit.evidence/v1"
@@ -131,7 +132,7 @@ def write_bundle(facts: Facts, directory: Path, benchmark: str, benchmark_dir: P
 
 def read_record(directory: Path) -> dict[str, Any]:
     try:
-        record = json.loads((directory / RECORD).read_text(encoding="utf-8"))
+        record = load_json((directory / RECORD).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise SourceError(f"{directory / RECORD}: cannot read the evidence record: {exc}", exit_code=2) from None
     if not isinstance(record, dict) or record.get("schema") != SCHEMA:
@@ -179,7 +180,7 @@ def load_bundle(directory: Path, progress: Progress = no_progress) -> ClusterFac
         "name", "api_server", "version", "platform", "cluster_id", "node_count")},
         managed_control_plane=bool(ident.get("managed_control_plane")))
     try:
-        configz = json.loads((directory / "configz.json").read_text(encoding="utf-8"))
+        configz = load_json((directory / "configz.json").read_text(encoding="utf-8"))
     except FileNotFoundError:
         configz = {}
     except (OSError, ValueError) as exc:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from kaudit.model import Report, Result, Status, Target
 from kaudit.report.common import check_sort_key, result_key, severity_rank, target_label
-from kaudit.termsafe import terminal_text as visible      # the diff is printed to a terminal
+from kaudit.termsafe import terminal_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +24,7 @@ class DiffEntry:
     def line(self) -> str:  # escaped: names come from the cluster
         old = self.old_status.value if self.old_status else "-"
         new = self.new_status.value if self.new_status else "-"
-        return visible(f"{self.check} {target_label(self.target)}: {old} -> {new}  ({self.title})")
+        return terminal_text(f"{self.check} {target_label(self.target)}: {old} -> {new}  ({self.title})")
 
 
 @dataclass(slots=True)

@@ -1,6 +1,6 @@
 """Plain-text summary for the terminal (`kaudit scan` prints it on stdout).
 
-Every cluster-supplied string goes through `visible()`, the terminal
+Every cluster-supplied string goes through `terminal_text()`, the terminal
 sanitiser (kaudit/termsafe.py): a pod name carrying an ANSI escape or a bidi
 override must not rewrite the operator's terminal, and a newline or U+2028 in
 a flag value must not forge a line of the summary.
@@ -13,7 +13,7 @@ from kaudit.model import Report, Result, Status
 from kaudit.report import Formatter
 from kaudit.report.common import (STATUS_ORDER, check_sort_key, clip, section_title,
                                   severity_rank, target_label)
-from kaudit.termsafe import terminal_text as visible
+from kaudit.termsafe import terminal_text
 
 _COUNTED = [s for s in STATUS_ORDER]
 MESSAGE_LIMIT = 300     # characters of a result's message on the terminal; report.json has it whole
@@ -33,13 +33,13 @@ class TextFormatter(Formatter):
         scan = report.scan
         c = scan.cluster
         lines = [
-            f"{visible(report.tool.get('name', 'kaudit'))} {visible(report.tool.get('version', ''))}"
-            f" - {visible(scan.benchmark_title or scan.benchmark)} {visible(scan.benchmark_version)}",
-            f"Cluster: {visible(c.name or 'unknown')} ({visible(c.version or 'version unknown')}, "
-            f"{visible(c.platform or 'platform unknown')}); nodes: {visible(scan.node_access)}",
+            f"{terminal_text(report.tool.get('name', 'kaudit'))} {terminal_text(report.tool.get('version', ''))}"
+            f" - {terminal_text(scan.benchmark_title or scan.benchmark)} {terminal_text(scan.benchmark_version)}",
+            f"Cluster: {terminal_text(c.name or 'unknown')} ({terminal_text(c.version or 'version unknown')}, "
+            f"{terminal_text(c.platform or 'platform unknown')}); nodes: {terminal_text(scan.node_access)}",
         ]
         if not scan.complete:
-            lines.append("SCAN INCOMPLETE: " + "; ".join(visible(r) for r in scan.incomplete_reasons))
+            lines.append("SCAN INCOMPLETE: " + "; ".join(terminal_text(r) for r in scan.incomplete_reasons))
         lines.append(report.benchmark_score().summary_line())
         lines.append("")
 
@@ -52,7 +52,7 @@ class TextFormatter(Formatter):
             counts = {st: 0 for st in _COUNTED}
             for r in by_section[section]:
                 counts[r.status] += 1
-            title = visible(f"{section} {section_title(section)}".strip())[:43]
+            title = terminal_text(f"{section} {section_title(section)}".strip())[:43]
             lines.append(f"{title:<44}" + "".join(f"{counts[st]:>8}" for st in _COUNTED))
         totals = report.counts()
         lines.append(f"{'Total':<44}" + "".join(f"{totals[st.value]:>8}" for st in _COUNTED))
@@ -68,11 +68,11 @@ class TextFormatter(Formatter):
                                                      -len(failing[cid]), check_sort_key(cid)))
             for cid in order:
                 rs = failing[cid]
-                lines.append(f"  FAIL {visible(cid)} [{visible(rs[0].severity)}] {visible(rs[0].title)}"
+                lines.append(f"  FAIL {terminal_text(cid)} [{terminal_text(rs[0].severity)}] {terminal_text(rs[0].title)}"
                              f" ({len(rs)} target{'s' if len(rs) != 1 else ''})")
                 for r in rs[:self.max_targets]:
-                    msg = f": {visible(clip(r.message, MESSAGE_LIMIT))}" if r.message else ""
-                    lines.append(f"       - {visible(target_label(r.target))}{msg}")
+                    msg = f": {terminal_text(clip(r.message, MESSAGE_LIMIT))}" if r.message else ""
+                    lines.append(f"       - {terminal_text(target_label(r.target))}{msg}")
                 if len(rs) > self.max_targets:
                     lines.append(f"       ... and {len(rs) - self.max_targets} more")
 
