@@ -552,7 +552,7 @@ def cmd_checks(args: argparse.Namespace) -> int:
 
 def cmd_render(args: argparse.Namespace) -> int:
     from kaudit.report.json import load_report
-    from kaudit.report.outputs import write_reports
+    from kaudit.report.outputs import replace_report_dir
     try:
         report = load_report(args.report)
     except ValueError as exc:
@@ -561,9 +561,11 @@ def cmd_render(args: argparse.Namespace) -> int:
     out_dir = args.output_dir or args.report.parent
     from kaudit.report.integrity import sha256_file
     sign_key = _sign_key(args.sign_key)
-    written = write_reports(report, out_dir, formats=formats, previous=_load_previous(args.previous),
-                            pdf_edition=args.pdf_edition, report_json_sha256=sha256_file(args.report),
-                            sign_key=sign_key)
+    # As one set, like scan --output-dir: the report files not re-rendered
+    # (report.json itself) are kept and covered by the new SHA256SUMS.
+    written = replace_report_dir(report, out_dir, formats=formats, previous=_load_previous(args.previous),
+                                 keep_other_reports=True, pdf_edition=args.pdf_edition,
+                                 report_json_sha256=sha256_file(args.report), sign_key=sign_key)
     print(f"written: {', '.join(str(p) for p in written)}")
     return EXIT_OK
 

@@ -8,6 +8,7 @@ import json
 import os
 import pwd
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -214,6 +215,65 @@ def test_output_dir_is_replaced_as_a_set_under_kill_9(tmp_path):
     # Whatever a kill left beside the directory is gone after the next run.
     demo_set(out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_render_in_place_replaces_the_set_under_kill_9(tmp_path):
+    """`kaudit render DIR/report.json` rewrites DIR's HTML and JUnit as one set:
+    a kill -9 at any moment leaves the old set or the new one, never a mix,
+    never a temporary file."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("the auditor's own file\n")
+    prev_dir = tmp_path / "prev"
+    demo_set(prev_dir, "--checks", "5.1")
+    previous = tmp_path / "previous.json"
+    os.replace(prev_dir / "report.json", previous)
+    shutil.rmtree(prev_dir)
+    demo_set(out)
+    report_json = (out / "report.json").read_bytes()
+    # The two sets renders alternate between: with and without a trend.
+    variants = set()
+    for extra in ((), ("--previous", str(previous))):
+        assert kaudit("render", str(out / "report.json"), *extra).returncode == 0
+        variants.add((out / "report.html").read_bytes())
+    assert len(variants) == 2
+    t0 = time.monotonic()
+    assert kaudit("render", str(out / "report.json")).returncode == 0
+    duration = time.monotonic() - t0
+    rng = random.Random(7)
+    for i in range(24):
+        proc = subprocess.Popen([*KAUDIT, "render", str(out / "report.json"),
+                                 *(("--previous", str(previous)) if i % 2 else ())],
+                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(duration * (rng.uniform(0.5, 1.1) if i % 4 else rng.uniform(0.0, 0.5)))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        names = sorted(p.name for p in out.iterdir())
+        assert names == ["SHA256SUMS", "junit.xml", "notes.txt", "report.html", "report.json"], names
+        assert all(verify_sha256sums(out).values())
+        assert (out / "report.html").read_bytes() in variants
+        assert (out / "report.json").read_bytes() == report_json       # never rewritten, never lost
+        assert (out / "notes.txt").read_text() == "the auditor's own file\n"
+    # Whatever a kill left beside the directory is gone after the next render.
+    assert kaudit("render", str(out / "report.json")).returncode == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "previous.json"]
+
+
+def test_render_through_a_latest_link_rewrites_the_run_it_names(tmp_path):
+    """--reports-root's `latest` is a symlink: rendering through it rewrites the
+    run directory and leaves the link a link."""
+    root = tmp_path / "reports"
+    proc = kaudit("scan", "--demo", "-q", "--reports-root", str(root), "--fail-on", "never")
+    assert proc.returncode == 0, proc.stderr
+    (cluster,) = [p for p in root.iterdir() if p.is_dir()]
+    latest = cluster / "latest"
+    run = latest.resolve()
+    (run / "report.html").unlink()
+    assert kaudit("render", str(latest / "report.json"), "--sign-key", "/nonexistent").returncode == 2
+    assert kaudit("render", str(latest / "report.json")).returncode == 0
+    assert latest.is_symlink() and latest.resolve() == run and (run / "report.html").is_file()
+    assert all(verify_sha256sums(run).values())
+    assert sorted(p.name for p in cluster.iterdir() if p.name.startswith("."))  == []
 
 
 # ---------------------------------------------------------------------------
