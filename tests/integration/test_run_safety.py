@@ -146,6 +146,43 @@ def test_permission_denied_is_one_line_the_summary_and_exit_4(tmp_path):
     assert list(parent.iterdir()) == []
 
 
+def assert_results_stand_and_the_unsaved_output_is_stated(proc, out: Path, option: str, why: str) -> None:
+    """A --save-facts/--save-evidence that could not be written: exit 4 with one
+    line naming it, but the scan's verdicts and reports stand, and the report
+    states what was not saved."""
+    assert proc.returncode == EXIT_FAILED, proc.stderr
+    line = one_error_line(proc.stderr)
+    assert option in line and why in line, line
+    assert "Score:" in proc.stdout
+    report = json.loads((out / "report.json").read_text())
+    assert report["scan"]["complete"] is True
+    statuses = {r["status"] for r in report["results"]}
+    assert {"PASS", "FAIL"} <= statuses, statuses          # evaluated, not turned into ERRORs
+    (noted,) = [e for e in report["scan"]["collection_errors"] if option in e]
+    assert why in noted
+    assert option in (out / "report.html").read_text()
+    assert all(verify_sha256sums(out).values())
+
+
+def test_save_facts_to_a_read_only_directory_keeps_the_results(tmp_path):
+    (tmp_path / "ro").mkdir()
+    with mounted(tmp_path / "ro", "--bind", str(tmp_path / "ro")):
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(tmp_path / "ro")], check=True)
+        proc = kaudit("scan", "--demo", "--output-dir", str(tmp_path / "out"),
+                      "--save-facts", str(tmp_path / "ro" / "facts"))
+        assert_results_stand_and_the_unsaved_output_is_stated(proc, tmp_path / "out", "--save-facts",
+                                                              "Read-only file system")
+
+
+def test_save_evidence_on_a_full_disk_keeps_the_results_and_leaves_nothing_half_written(tmp_path):
+    with mounted(tmp_path / "vol", "-t", "tmpfs", "-o", "size=64k", "tmpfs") as vol:
+        proc = kaudit("scan", "--demo", "--output-dir", str(tmp_path / "out"),
+                      "--save-evidence", str(vol / "evidence"))
+        assert_results_stand_and_the_unsaved_output_is_stated(proc, tmp_path / "out", "--save-evidence",
+                                                              "No space left on device")
+        assert list(vol.iterdir()) == []                # no partial bundle left behind
+
+
 def test_full_reports_volume_prunes_old_runs_before_writing(tmp_path):
     with mounted(tmp_path / "vol", "-t", "tmpfs", "-o", "size=2200k", "tmpfs") as vol:
         args = ("scan", "--demo", "-q", "--reports-root", str(vol), "--keep", "2")
