@@ -77,10 +77,16 @@ def test_an_incomplete_scan_exits_3_whatever_fail_on_says(tmp_path):
 
 
 def test_a_crash_after_the_scan_started_writes_an_incomplete_report_and_exits_4(tmp_path):
-    blocker = tmp_path / "facts"
-    blocker.write_text("a file where --save-facts needs a directory\n")
+    # A kaudit bug in evaluation, stood in for by an evaluator that raises.
+    crash = ("import sys, kaudit.engine\n"
+             "def evaluate(*a, **kw): raise RuntimeError('a bug')\n"
+             "kaudit.engine.evaluate = evaluate\n"
+             "from kaudit.cli import main\n"
+             "sys.argv[0] = 'kaudit'\n"
+             "sys.exit(main())\n")
     out = tmp_path / "out"
-    proc = kaudit("scan", "--demo", "--output-dir", str(out), "--save-facts", str(blocker))
+    proc = subprocess.run([sys.executable, "-c", crash, "scan", "--demo", "--output-dir", str(out)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=180)
     assert proc.returncode == EXIT_FAILED, proc.stderr
     line = one_error_line(proc.stderr)
     assert "kaudit failed" in line and str(out) in line
@@ -172,6 +178,14 @@ def test_save_facts_to_a_read_only_directory_keeps_the_results(tmp_path):
                       "--save-facts", str(tmp_path / "ro" / "facts"))
         assert_results_stand_and_the_unsaved_output_is_stated(proc, tmp_path / "out", "--save-facts",
                                                               "Read-only file system")
+
+
+def test_save_facts_where_a_file_is_keeps_the_results(tmp_path):
+    blocker = tmp_path / "facts"
+    blocker.write_text("a file where --save-facts needs a directory\n")
+    proc = kaudit("scan", "--demo", "--output-dir", str(tmp_path / "out"), "--save-facts", str(blocker))
+    assert_results_stand_and_the_unsaved_output_is_stated(proc, tmp_path / "out", "--save-facts", "exists")
+    assert blocker.read_text() == "a file where --save-facts needs a directory\n"
 
 
 def test_save_evidence_on_a_full_disk_keeps_the_results_and_leaves_nothing_half_written(tmp_path):
