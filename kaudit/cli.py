@@ -23,7 +23,9 @@ EXIT_STATUS = (
     "not complete (the report is marked incomplete: an unreachable node or server, an unreadable "
     "resource, SIGTERM), whatever --fail-on says; 4 kaudit failed (an internal error, or the reports "
     "could not be written: disk full, read-only, permission denied); the summary is still printed "
-    "and report.json, marked incomplete, is written when the disk allows.")
+    "and report.json, marked incomplete, is written when the disk allows. A --save-facts or "
+    "--save-evidence that cannot be written also exits 4, but the scan's results and reports stand "
+    "and say what was not saved.")
 REPORT_FORMATS = ("json", "html", "junit", "pdf")
 
 
@@ -87,11 +89,13 @@ def _parser() -> argparse.ArgumentParser:
     out.add_argument("--previous", metavar="FILE", type=Path,
                      help="a previous report.json for the trend section (default: the report.json already "
                           "in --output-dir, if any)")
-    out.add_argument("--save-facts", metavar="DIR", type=Path, help="also save the collected node facts (one JSON per node)")
+    out.add_argument("--save-facts", metavar="DIR", type=Path, help="also save the collected node facts (one JSON per node); if they cannot "
+                     "be written the results stand and kaudit exits 4")
     out.add_argument("--save-evidence", metavar="DIR", type=Path,
                      help="also write the evidence bundle: the objects, node facts, kubelet configz and collection "
                           "record the scan saw (DIR must not exist or be empty); `kaudit scan --manifests DIR` "
-                          "re-evaluates it offline (docs/facts.md)")
+                          "re-evaluates it offline (docs/facts.md); if it cannot be written the results "
+                          "stand and kaudit exits 4")
     out.add_argument("--fail-on", choices=("fail", "error", "never"), default="fail",
                      help="exit 1 on FAIL (default), on FAIL or ERROR, or never (an incomplete scan "
                           "exits 3 whatever this says)")
@@ -395,10 +399,11 @@ def _run_scan(args: argparse.Namespace, req, formats: list[str], waivers, previo
 
     started = utc_now()
     failure: tuple[int, str] | None = None        # (exit status, one line) when kaudit itself failed
+    not_saved: list[str] = []                     # --save-facts/--save-evidence that could not be written
     with termination_handled() as term:
         try:
             report, facts, interrupted = scan_interruptibly(
-                req, term, started, waivers=waivers, on_facts=_on_facts(args, req.catalog))
+                req, term, started, waivers=waivers, on_facts=_on_facts(args, req.catalog, not_saved))
         except SourceError as exc:
             if exc.exit_code == EXIT_USAGE:        # a bad input found while reading it: no scan happened
                 _clear_progress(req.progress)
@@ -413,6 +418,12 @@ def _run_scan(args: argparse.Namespace, req, formats: list[str], waivers, previo
             report, facts, interrupted = failed_report(req, started, reason), None, None
             failure = (EXIT_FAILED, reason)
         _clear_progress(req.progress)
+        if not_saved:
+            # An output asked for and not written: exit 4 as for the reports, but the
+            # verdicts do not depend on it, so they stand; the report says what is missing.
+            report.scan.collection_errors.extend(not_saved)
+            message = "; ".join(not_saved) + "; the scan's results stand"
+            failure = (EXIT_FAILED, f"{failure[1]}; {message}" if failure else message)
 
         options = {"pdf_edition": args.pdf_edition, "sign_key": sign_key}
 
@@ -446,7 +457,8 @@ def _run_scan(args: argparse.Namespace, req, formats: list[str], waivers, previo
         if interrupted:
             _interrupted = True
         if failure:
-            note = f"; incomplete report written to {written_to}" if written_to else ""
+            what = "reports" if report.scan.complete else "incomplete report"
+            note = f"; {what} written to {written_to}" if written_to else ""
             print(f"kaudit: {terminal_line(failure[1])}{note}", file=sys.stderr)
         elif interrupted:
             done = f"incomplete report written to {written_to}" if written_to else "the summary is incomplete"
@@ -484,8 +496,10 @@ def _print_summary(report, args: argparse.Namespace, report_path: str | None) ->
     sys.stdout.write(render_summary(report, report_path, colour=use_colour(sys.stdout)))
 
 
-def _on_facts(args: argparse.Namespace, catalog):
-    """What to keep of the facts once collected: --save-facts, --save-evidence."""
+def _on_facts(args: argparse.Namespace, catalog, not_saved: list[str]):
+    """What to keep of the facts once collected: --save-facts, --save-evidence.
+    One that cannot be written (read-only, disk full, denied) is added to
+    `not_saved` as one line, and does not stop the scan."""
     from kaudit.scan import save_facts
     if not (args.save_facts or args.save_evidence):
         return None
@@ -494,10 +508,26 @@ def _on_facts(args: argparse.Namespace, catalog):
 
     def keep(facts) -> None:
         if args.save_facts:
-            save_facts(facts, args.save_facts)
+            try:
+                save_facts(facts, args.save_facts)
+            except Exception as exc:       # noqa: BLE001 -- whatever it is, the facts are not saved
+                not_saved.append(_not_saved("--save-facts", args.save_facts, "node facts", exc))
         if args.save_evidence:
-            write_bundle(facts, args.save_evidence, catalog.benchmark, data_dir("checks") / catalog.benchmark)
+            try:
+                write_bundle(facts, args.save_evidence, catalog.benchmark, data_dir("checks") / catalog.benchmark)
+            except Exception as exc:       # noqa: BLE001 -- write_bundle removed its staging directory
+                not_saved.append(_not_saved("--save-evidence", args.save_evidence, "evidence bundle", exc))
     return keep
+
+
+def _not_saved(option: str, path: Path, what: str, exc: Exception) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        detail = exc.strerror + (f": {exc.filename}" if exc.filename else "")
+    elif isinstance(exc, ValueError):
+        detail = str(exc)
+    else:
+        detail = f"{type(exc).__name__}: {exc}"
+    return f"{option} {path}: the {what} could not be saved ({detail})"
 
 
 def _command_line(args: argparse.Namespace) -> list[str]:
@@ -552,7 +582,7 @@ def cmd_checks(args: argparse.Namespace) -> int:
 
 def cmd_render(args: argparse.Namespace) -> int:
     from kaudit.report.json import load_report
-    from kaudit.report.outputs import write_reports
+    from kaudit.report.outputs import replace_report_dir
     try:
         report = load_report(args.report)
     except ValueError as exc:
@@ -561,9 +591,11 @@ def cmd_render(args: argparse.Namespace) -> int:
     out_dir = args.output_dir or args.report.parent
     from kaudit.report.integrity import sha256_file
     sign_key = _sign_key(args.sign_key)
-    written = write_reports(report, out_dir, formats=formats, previous=_load_previous(args.previous),
-                            pdf_edition=args.pdf_edition, report_json_sha256=sha256_file(args.report),
-                            sign_key=sign_key)
+    # As one set, like scan --output-dir: the report files not re-rendered
+    # (report.json itself) are kept and covered by the new SHA256SUMS.
+    written = replace_report_dir(report, out_dir, formats=formats, previous=_load_previous(args.previous),
+                                 keep_other_reports=True, pdf_edition=args.pdf_edition,
+                                 report_json_sha256=sha256_file(args.report), sign_key=sign_key)
     print(f"written: {', '.join(str(p) for p in written)}")
     return EXIT_OK
 

@@ -5,13 +5,17 @@ renders every format first (each into a hidden temporary file), so a
 formatter that fails leaves the previous files untouched; the files are then
 renamed into place and the checksums written last.
 
-`replace_report_dir` (`kaudit scan --output-dir`) replaces the directory's
-reports as one set: the new set is written into a hidden staging directory
+`replace_report_dir` (`kaudit scan --output-dir`, `kaudit render`) replaces
+the directory's reports as one set: the new set is written into a hidden staging directory
 beside it, and the two directories are swapped with one atomic rename
 (RENAME_EXCHANGE), so a kill -9 at any moment leaves either the old set or the
 new one, each matching its SHA256SUMS, never a mix and never a temporary file
 inside the directory. Files of the directory that are not kaudit's reports
-(saved facts, a user's notes) are carried into the new set as hard links.
+(saved facts, a user's notes) are carried into the new set as hard links; so
+are, for `kaudit render`, the report files it does not rewrite (report.json
+itself, a report.pdf when only HTML is rendered), which the new SHA256SUMS
+covers too. A directory given through a symlink (--reports-root's `latest`)
+is replaced where the link points; the link stays.
 """
 from __future__ import annotations
 
@@ -118,6 +122,9 @@ def write_reports(report: Report, output_dir: Path | str,
 
 # Every file a report set can hold, report.json first (SHA256SUMS order).
 REPORT_SET = ("report.json", "report.html", "junit.xml", "report.pdf", "report.txt")
+# The file each format writes (each formatter's `filename`).
+FORMAT_FILES = {"json": "report.json", "html": "report.html", "junit": "junit.xml", "pdf": "report.pdf",
+                "text": "report.txt"}
 
 
 def report_set_files(directory: Path) -> list[str]:
@@ -134,12 +141,18 @@ _NEW, _OLD = "kaudit-new", "kaudit-old"
 def replace_report_dir(report: Report, output_dir: Path | str,
                        formats: Iterable[str] = DEFAULT_FORMATS,
                        previous: Report | None = None,
-                       section_titles: Mapping[str, str] | None = None, **options) -> list[Path]:
+                       section_titles: Mapping[str, str] | None = None,
+                       keep_other_reports: bool = False, **options) -> list[Path]:
     """Write `formats` as the new set of reports in `output_dir` (see the module
     docstring; `options` go to write_reports). Returns the files written,
     SHA256SUMS last. On an error (disk full, read-only, permission) the old set
-    is left as it was."""
-    output_dir = Path(output_dir)
+    is left as it was. `keep_other_reports` (`kaudit render`): the old set's
+    report files that `formats` do not rewrite stay in the new set."""
+    # Through a symlink: swap the directory it names, never the link itself.
+    output_dir = Path(os.path.realpath(output_dir))
+    names = list(formats)
+    rewritten = {FORMAT_FILES.get(n, n) for n in names}
+    keep = frozenset(n for n in REPORT_SET if n not in rewritten) if keep_other_reports else frozenset()
     parent = output_dir.parent
     parent.mkdir(parents=True, exist_ok=True)
     recover_report_dir(output_dir)
@@ -149,12 +162,12 @@ def replace_report_dir(report: Report, output_dir: Path | str,
     try:
         if output_dir.is_dir():
             os.chmod(staging, output_dir.stat().st_mode & 0o7777)
-            _carry_over(output_dir, staging)
+            _carry_over(output_dir, staging, keep)
         else:
             umask = os.umask(0)
             os.umask(umask)
             os.chmod(staging, 0o777 & ~umask)
-        written = write_reports(report, staging, formats=formats, previous=previous,
+        written = write_reports(report, staging, formats=names, previous=previous,
                                 section_titles=section_titles, **options)
         _fsync_dir(staging)
         _swap_into_place(staging, output_dir)
@@ -183,8 +196,11 @@ def recover_report_dir(output_dir: Path) -> None:
             shutil.rmtree(p, ignore_errors=True)
 
 
-def _carry_over(old: Path, new: Path) -> None:
+def _carry_over(old: Path, new: Path, keep: frozenset[str] = frozenset()) -> None:
     for entry in old.iterdir():
+        if entry.name in keep and entry.is_file() and not entry.is_symlink():
+            _link_or_copy(entry, new / entry.name)
+            continue
         if entry.name in REPORT_NAMES or entry.name.startswith(tuple(f".{n}." for n in REPORT_NAMES)):
             continue
         target = new / entry.name

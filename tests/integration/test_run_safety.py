@@ -8,6 +8,7 @@ import json
 import os
 import pwd
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -76,10 +77,16 @@ def test_an_incomplete_scan_exits_3_whatever_fail_on_says(tmp_path):
 
 
 def test_a_crash_after_the_scan_started_writes_an_incomplete_report_and_exits_4(tmp_path):
-    blocker = tmp_path / "facts"
-    blocker.write_text("a file where --save-facts needs a directory\n")
+    # A kaudit bug in evaluation, stood in for by an evaluator that raises.
+    crash = ("import sys, kaudit.engine\n"
+             "def evaluate(*a, **kw): raise RuntimeError('a bug')\n"
+             "kaudit.engine.evaluate = evaluate\n"
+             "from kaudit.cli import main\n"
+             "sys.argv[0] = 'kaudit'\n"
+             "sys.exit(main())\n")
     out = tmp_path / "out"
-    proc = kaudit("scan", "--demo", "--output-dir", str(out), "--save-facts", str(blocker))
+    proc = subprocess.run([sys.executable, "-c", crash, "scan", "--demo", "--output-dir", str(out)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=180)
     assert proc.returncode == EXIT_FAILED, proc.stderr
     line = one_error_line(proc.stderr)
     assert "kaudit failed" in line and str(out) in line
@@ -143,6 +150,51 @@ def test_permission_denied_is_one_line_the_summary_and_exit_4(tmp_path):
     assert "Permission denied" in one_error_line(proc.stderr)
     assert "Score:" in proc.stdout
     assert list(parent.iterdir()) == []
+
+
+def assert_results_stand_and_the_unsaved_output_is_stated(proc, out: Path, option: str, why: str) -> None:
+    """A --save-facts/--save-evidence that could not be written: exit 4 with one
+    line naming it, but the scan's verdicts and reports stand, and the report
+    states what was not saved."""
+    assert proc.returncode == EXIT_FAILED, proc.stderr
+    line = one_error_line(proc.stderr)
+    assert option in line and why in line, line
+    assert "Score:" in proc.stdout
+    report = json.loads((out / "report.json").read_text())
+    assert report["scan"]["complete"] is True
+    statuses = {r["status"] for r in report["results"]}
+    assert {"PASS", "FAIL"} <= statuses, statuses          # evaluated, not turned into ERRORs
+    (noted,) = [e for e in report["scan"]["collection_errors"] if option in e]
+    assert why in noted
+    assert option in (out / "report.html").read_text()
+    assert all(verify_sha256sums(out).values())
+
+
+def test_save_facts_to_a_read_only_directory_keeps_the_results(tmp_path):
+    (tmp_path / "ro").mkdir()
+    with mounted(tmp_path / "ro", "--bind", str(tmp_path / "ro")):
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(tmp_path / "ro")], check=True)
+        proc = kaudit("scan", "--demo", "--output-dir", str(tmp_path / "out"),
+                      "--save-facts", str(tmp_path / "ro" / "facts"))
+        assert_results_stand_and_the_unsaved_output_is_stated(proc, tmp_path / "out", "--save-facts",
+                                                              "Read-only file system")
+
+
+def test_save_facts_where_a_file_is_keeps_the_results(tmp_path):
+    blocker = tmp_path / "facts"
+    blocker.write_text("a file where --save-facts needs a directory\n")
+    proc = kaudit("scan", "--demo", "--output-dir", str(tmp_path / "out"), "--save-facts", str(blocker))
+    assert_results_stand_and_the_unsaved_output_is_stated(proc, tmp_path / "out", "--save-facts", "exists")
+    assert blocker.read_text() == "a file where --save-facts needs a directory\n"
+
+
+def test_save_evidence_on_a_full_disk_keeps_the_results_and_leaves_nothing_half_written(tmp_path):
+    with mounted(tmp_path / "vol", "-t", "tmpfs", "-o", "size=64k", "tmpfs") as vol:
+        proc = kaudit("scan", "--demo", "--output-dir", str(tmp_path / "out"),
+                      "--save-evidence", str(vol / "evidence"))
+        assert_results_stand_and_the_unsaved_output_is_stated(proc, tmp_path / "out", "--save-evidence",
+                                                              "No space left on device")
+        assert list(vol.iterdir()) == []                # no partial bundle left behind
 
 
 def test_full_reports_volume_prunes_old_runs_before_writing(tmp_path):
@@ -214,6 +266,65 @@ def test_output_dir_is_replaced_as_a_set_under_kill_9(tmp_path):
     # Whatever a kill left beside the directory is gone after the next run.
     demo_set(out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_render_in_place_replaces_the_set_under_kill_9(tmp_path):
+    """`kaudit render DIR/report.json` rewrites DIR's HTML and JUnit as one set:
+    a kill -9 at any moment leaves the old set or the new one, never a mix,
+    never a temporary file."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("the auditor's own file\n")
+    prev_dir = tmp_path / "prev"
+    demo_set(prev_dir, "--checks", "5.1")
+    previous = tmp_path / "previous.json"
+    os.replace(prev_dir / "report.json", previous)
+    shutil.rmtree(prev_dir)
+    demo_set(out)
+    report_json = (out / "report.json").read_bytes()
+    # The two sets renders alternate between: with and without a trend.
+    variants = set()
+    for extra in ((), ("--previous", str(previous))):
+        assert kaudit("render", str(out / "report.json"), *extra).returncode == 0
+        variants.add((out / "report.html").read_bytes())
+    assert len(variants) == 2
+    t0 = time.monotonic()
+    assert kaudit("render", str(out / "report.json")).returncode == 0
+    duration = time.monotonic() - t0
+    rng = random.Random(7)
+    for i in range(24):
+        proc = subprocess.Popen([*KAUDIT, "render", str(out / "report.json"),
+                                 *(("--previous", str(previous)) if i % 2 else ())],
+                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(duration * (rng.uniform(0.5, 1.1) if i % 4 else rng.uniform(0.0, 0.5)))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        names = sorted(p.name for p in out.iterdir())
+        assert names == ["SHA256SUMS", "junit.xml", "notes.txt", "report.html", "report.json"], names
+        assert all(verify_sha256sums(out).values())
+        assert (out / "report.html").read_bytes() in variants
+        assert (out / "report.json").read_bytes() == report_json       # never rewritten, never lost
+        assert (out / "notes.txt").read_text() == "the auditor's own file\n"
+    # Whatever a kill left beside the directory is gone after the next render.
+    assert kaudit("render", str(out / "report.json")).returncode == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "previous.json"]
+
+
+def test_render_through_a_latest_link_rewrites_the_run_it_names(tmp_path):
+    """--reports-root's `latest` is a symlink: rendering through it rewrites the
+    run directory and leaves the link a link."""
+    root = tmp_path / "reports"
+    proc = kaudit("scan", "--demo", "-q", "--reports-root", str(root), "--fail-on", "never")
+    assert proc.returncode == 0, proc.stderr
+    (cluster,) = [p for p in root.iterdir() if p.is_dir()]
+    latest = cluster / "latest"
+    run = latest.resolve()
+    (run / "report.html").unlink()
+    assert kaudit("render", str(latest / "report.json"), "--sign-key", "/nonexistent").returncode == 2
+    assert kaudit("render", str(latest / "report.json")).returncode == 0
+    assert latest.is_symlink() and latest.resolve() == run and (run / "report.html").is_file()
+    assert all(verify_sha256sums(run).values())
+    assert sorted(p.name for p in cluster.iterdir() if p.name.startswith("."))  == []
 
 
 # ---------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from apiserver import Hang, sample_cluster
+from apiserver import Hang, PodOutcome, sample_cluster
 from nodes import SshdServer, client_key, sshd  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,4 +81,44 @@ def test_sigterm_with_a_hung_ssh_node_keeps_the_nodes_read(sshd: SshdServer, tmp
     assert scan["complete"] is False
     assert scan["nodes_inspected"] == ["good"]                       # read before the signal: kept
     assert "interrupted" in scan["nodes_unreachable"]["hung"]
+    assert "Score:" in stdout
+
+
+def test_sigterm_with_a_hung_daemonset_collector_keeps_the_nodes_read(make_api_server, kubeconfig_for, tmp_path):
+    """--nodes daemonset: two collectors finish, the third never does. A SIGTERM
+    keeps the two nodes read, reports the third as not inspected, and the
+    collector DaemonSet is still deleted."""
+    server = make_api_server(sample_cluster())
+    server.default_pod_outcome = lambda node: PodOutcome(
+        logs=json.dumps({"schema": "kaudit.nodefacts/v1", "name": node}))
+    server.pod_outcomes["worker-2"] = PodOutcome(exit_code=None)          # hangs in ContainerCreating
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "kaudit", "scan", "--kubeconfig", kubeconfig_for(server),
+                             "--nodes", "daemonset", "--checks", "4", "--output-dir", str(out)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def both_logs_read_and_polled_again() -> bool:
+        # A pod list sent after both finished collectors' logs were fetched: kaudit
+        # has parsed those logs and moved on to waiting for the third node.
+        assert proc.poll() is None, proc.communicate()
+        seen: set[str] = set()
+        for r in list(server.requests):
+            if r.method == "GET" and r.path.startswith("/api/v1/namespaces/kaudit/pods/") and r.path.endswith("/log"):
+                pod = next(p for p in server.objects_of("pods") if p["metadata"]["name"] == r.path.split("/")[-2])
+                seen.add(pod["spec"]["nodeName"])
+            elif seen == {"cp-1", "worker-1"} and r.method == "GET" and r.path == "/api/v1/namespaces/kaudit/pods":
+                return True
+        return False
+
+    wait_for(both_logs_read_and_polled_again)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 3, stderr
+    assert "SIGTERM" in stderr and "incomplete report written" in stderr
+    scan = json.loads((out / "report.json").read_text())["scan"]
+    assert scan["complete"] is False and "SIGTERM" in scan["incomplete_reasons"][0]
+    assert scan["nodes_inspected"] == ["cp-1", "worker-1"]             # read before the signal: kept
+    assert list(scan["nodes_unreachable"]) == ["worker-2"]
+    assert "not inspected: the scan was interrupted" in scan["nodes_unreachable"]["worker-2"]
+    assert server.created_daemonsets and server.objects_of("daemonsets", "apps") == []
     assert "Score:" in stdout

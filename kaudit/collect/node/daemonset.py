@@ -108,6 +108,10 @@ class DaemonSetSource(NodeSource):
         self.api_client_factory = api_client_factory
         self.environ = os.environ if environ is None else environ
         self.cleanup_error: str | None = None
+        # What `partial_nodes` reports after an interrupted `collect`: the nodes
+        # targeted, and those whose collector output was read to the end.
+        self._targets: dict[str, Any] = {}
+        self._finished: dict[str, NodeFacts] = {}
 
     def scanner_pod_owner(self) -> tuple[dict[str, Any] | None, str | None]:
         """(ownerReference to the scanner's Pod, None), or (None, why not) in
@@ -191,6 +195,7 @@ class DaemonSetSource(NodeSource):
         if not nodes:
             why = cluster.unavailable.get(NODE, "the cluster source returned no nodes")
             raise SourceError(f"daemonset node access needs the node list: {why}")
+        self._targets, self._finished = nodes, {}
         conn = self.api_client_factory() if self.api_client_factory else connect(self.kubeconfig, self.context)
         http = KubeHttp(conn, max_attempts=3, backoff=0.5, request_timeout=30.0)
         run_id = secrets.token_hex(4)
@@ -222,11 +227,22 @@ class DaemonSetSource(NodeSource):
                 self._cleanup(http, run_id, ds_name if create_attempted else None, created_namespace,
                               cluster, progress)
         for facts in results:
-            node = nodes.get(facts.name)
-            if node is not None and not facts.roles:
-                facts.roles = tuple(sorted(k.rsplit("/", 1)[1] for k in node.labels
-                                           if k.startswith("node-role.kubernetes.io/") and "/" in k))
+            _add_roles(facts, nodes.get(facts.name))
         return results
+
+    def partial_nodes(self, reason: str) -> list[NodeFacts] | None:
+        """The nodes whose collector output was read before the interruption (a
+        signal during a log read leaves that node unread), every other node not
+        inspected. The DaemonSet is deleted by `collect`'s own cleanup."""
+        if not self._targets:
+            return None
+        out = []
+        for name, node in self._targets.items():
+            facts = self._finished.get(name) or NodeFacts(
+                name=name, transport="daemonset", unreachable=f"not inspected: the scan was interrupted ({reason})")
+            _add_roles(facts, node)
+            out.append(facts)
+        return out
 
     def _ensure_namespace(self, http: KubeHttp) -> bool:
         path = f"/api/v1/namespaces/{quote(self.namespace, safe='')}"
@@ -266,7 +282,7 @@ class DaemonSetSource(NodeSource):
                     continue
                 outcome = self._pod_outcome(http, pod, node)
                 if isinstance(outcome, NodeFacts):
-                    done[node] = outcome
+                    done[node] = self._finished[node] = outcome
                 else:
                     last_seen[node] = outcome
             if len(done) != reported:
@@ -285,6 +301,8 @@ class DaemonSetSource(NodeSource):
                           f"no collector pod ran on this node within {self.timeout:g}s "
                           f"(taints, node selector, or node not ready)")
                 results.append(NodeFacts(name=name, transport="daemonset", unreachable=reason))
+        # Every node has its outcome now: a signal from here on loses none of them.
+        self._finished = {f.name: f for f in results}
         return results
 
     def _pod_outcome(self, http: KubeHttp, pod: dict[str, Any], node: str) -> NodeFacts | str:
@@ -398,6 +416,13 @@ class DaemonSetSource(NodeSource):
                     http.request("DELETE", f"/api/v1/namespaces/{quote(self.namespace, safe='')}")
                 except (HttpError, RequestTimeout, SourceError) as exc:
                     progress(f"could not delete namespace {self.namespace} created for the scan: {exc}")
+
+
+def _add_roles(facts: NodeFacts, node: Any) -> None:
+    """Roles from the Node object's node-role labels, unless the node said."""
+    if node is not None and not facts.roles:
+        facts.roles = tuple(sorted(k.rsplit("/", 1)[1] for k in node.labels
+                                   if k.startswith("node-role.kubernetes.io/") and "/" in k))
 
 
 def _parse_node_facts(text: str, node: str) -> NodeFacts:
