@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
+import fcntl
 import os
 import re
 import shutil
@@ -45,6 +47,9 @@ from kaudit.scan import ScanRequest, build_report, canonical_node_names, utc_now
 LATEST_LINK = "latest"
 LATEST_FILE = "latest.txt"
 INCOMPLETE_FILE = "INCOMPLETE"      # in a run directory whose report is incomplete: the reasons
+# Held (flock) by the run writing into a cluster directory: two runs started together
+# (the schedule and a `kubectl create job --from=cronjob/kaudit`) write one after the other.
+WRITER_LOCK_FILE = ".kaudit.lock"
 _STAGING_SUFFIX = ".partial"
 DEFAULT_KEEP = 8
 # Run directories are named by the scan's start (UTC), with -N on a collision;
@@ -392,21 +397,24 @@ def write_scheduled_run(report: Report, facts: Facts | None, root: Path, *, keep
     run_dir = root
     pruned: list[Path] | None = None
     try:
-        cluster_dir = root / cluster_dir_name(facts, root)
-        run_dir = _new_run_dir(cluster_dir, run_dir_name(report.scan.started))
-        prev_dir: Path | None = None
-        if previous is None:
-            found = find_previous(cluster_dir, exclude=run_dir,
-                                  cluster_id=facts.cluster.identity.cluster_id if facts else None)
-            if found is not None:
-                previous, prev_dir = found
-        _sweep_staging(cluster_dir)
-        # Make room before writing: `keep - 1` old runs and the new one, never the
-        # newest complete run (the trend's baseline and what `latest` names).
-        pruned = prune(cluster_dir, keep - 1, protect=latest_complete(cluster_dir))
-        written = _write_run(report, run_dir, formats, previous, write_reports, report_options or {})
-        if report.scan.complete:
-            update_latest(cluster_dir, run_dir.name)
+        cluster_dir = run_dir = root / cluster_dir_name(facts, root)
+        with _only_writer(cluster_dir) as alone:
+            if alone:
+                # No other run is writing: a staging directory here is a killed run's.
+                _sweep_staging(cluster_dir)
+            prev_dir: Path | None = None
+            if previous is None:
+                found = find_previous(cluster_dir,
+                                      cluster_id=facts.cluster.identity.cluster_id if facts else None)
+                if found is not None:
+                    previous, prev_dir = found
+            # Make room before writing: `keep - 1` old runs and the new one, never the
+            # newest complete run (the trend's baseline and what `latest` names).
+            pruned = prune(cluster_dir, keep - 1, protect=latest_complete(cluster_dir))
+            run_dir = _new_run_dir(cluster_dir, run_dir_name(report.scan.started))
+            written = _write_run(report, run_dir, formats, previous, write_reports, report_options or {})
+            if report.scan.complete:
+                update_latest(cluster_dir, run_dir.name)
     except OSError as exc:
         raise ReportsNotWritten(run_dir, exc, pruned) from exc
     return ScheduledRun(report=report, run_dir=run_dir, written=written, previous_dir=prev_dir,
@@ -434,22 +442,67 @@ def _sweep_staging(cluster_dir: Path) -> None:
             shutil.rmtree(p, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def _only_writer(cluster_dir: Path) -> Iterator[bool]:
+    """Create `cluster_dir` and hold its writer lock while a run is written
+    there; a run that finds it held waits its turn (writing takes seconds). The
+    kernel releases the lock of a killed run. Yields False on a volume that
+    cannot lock (an NFS mount without a lock manager): the run is still written,
+    under a name reserved atomically, but staging directories are left alone,
+    since one may be another run's, still being written. Likewise when the
+    lock file cannot be created on a full volume."""
+    cluster_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(cluster_dir / WRITER_LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o664)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        yield False           # the first run on a full volume: retention still makes room
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL, errno.ENOSYS):
+                raise
+            yield False
+        else:
+            yield True
+    finally:
+        os.close(fd)          # releases the lock
+
+
+def _staging_dir(run_dir: Path) -> Path:
+    return run_dir.parent / f".{run_dir.name}{_STAGING_SUFFIX}"
+
+
 def _new_run_dir(cluster_dir: Path, base: str) -> Path:
-    candidate = cluster_dir / base
+    """The run's directory name (the scan's start, `-N` when taken), reserved by
+    creating its staging directory: mkdir is atomic, so two runs started in the
+    same second never share a directory, even without the writer lock."""
     n = 0
-    while candidate.exists() or (cluster_dir / f".{candidate.name}{_STAGING_SUFFIX}").exists():
+    while True:
+        candidate = cluster_dir / (f"{base}-{n}" if n else base)
         n += 1
-        candidate = cluster_dir / f"{base}-{n}"
-    return candidate
+        if candidate.exists():
+            continue
+        try:
+            _staging_dir(candidate).mkdir()
+        except FileExistsError:
+            continue
+        if candidate.exists():       # renamed into place between the two looks
+            _staging_dir(candidate).rmdir()
+            continue
+        return candidate
 
 
 def _write_run(report: Report, run_dir: Path, formats: Iterable[str], previous: Report | None,
                write_reports: Callable[..., list[Path]], options: dict[str, Any] | None = None) -> list[Path]:
-    """Render into a hidden staging directory, then rename it into place: a run
-    directory exists only once every file of it is written."""
+    """Render into the run's hidden staging directory (made by `_new_run_dir`),
+    then rename it into place: a run directory exists only once every file of
+    it is written."""
     from kaudit.report import write_atomic
-    staging = run_dir.parent / f".{run_dir.name}{_STAGING_SUFFIX}"
-    staging.parent.mkdir(parents=True, exist_ok=True)
+    staging = _staging_dir(run_dir)
     try:
         written = write_reports(report, staging, formats=list(formats), previous=previous, **(options or {}))
         if not report.scan.complete:

@@ -17,6 +17,7 @@ from typing import Iterator
 
 import pytest
 
+from kaudit.incluster import WRITER_LOCK_FILE
 from kaudit.report.integrity import verify_sha256sums
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -175,7 +176,8 @@ def test_reports_volume_too_small_for_one_run_says_what_retention_did(tmp_path):
         (cluster,) = [p for p in vol.iterdir() if p.is_dir()]
         (kept,) = [p for p in cluster.iterdir() if p.is_dir() and not p.is_symlink()]
         assert (cluster / "latest").resolve() == kept.resolve() and all(verify_sha256sums(kept).values())
-        assert not [p for p in cluster.iterdir() if p.name.startswith(".")]
+        # No staging left behind; the one hidden file is the (released) writer lock.
+        assert [p.name for p in cluster.iterdir() if p.name.startswith(".")] == [WRITER_LOCK_FILE]
 
 
 # ---------------------------------------------------------------------------
