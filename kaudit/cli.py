@@ -416,12 +416,16 @@ def _run_scan(args: argparse.Namespace, req, formats: list[str], waivers, previo
 
         options = {"pdf_edition": args.pdf_edition, "sign_key": sign_key}
 
+        not_pruned: list[str] = []        # the one line naming old runs retention had to leave
+
         def write(report, formats: list[str]) -> str:
             if args.reports_root is not None:
-                from kaudit.incluster import write_scheduled_run
-                return str(write_scheduled_run(report, facts, args.reports_root, keep=args.keep,
-                                               formats=formats, previous=previous,
-                                               report_options=options).run_dir)
+                from kaudit.incluster import not_pruned_line, write_scheduled_run
+                run = write_scheduled_run(report, facts, args.reports_root, keep=args.keep, formats=formats,
+                                          previous=previous, report_options=options)
+                if run.not_pruned:
+                    not_pruned[:] = [not_pruned_line(run.run_dir.parent, run.not_pruned)]
+                return str(run.run_dir)
             if args.output_dir:
                 from kaudit.report.outputs import replace_report_dir
                 replace_report_dir(report, args.output_dir, formats=formats, previous=previous,
@@ -453,6 +457,8 @@ def _run_scan(args: argparse.Namespace, req, formats: list[str], waivers, previo
             print(f"kaudit: {terminal_line(interrupted)}; {done}", file=sys.stderr)
         elif written_to and not args.quiet:
             print(f"reports written to {written_to}", file=sys.stderr)
+        for line in not_pruned:
+            print(f"kaudit: warning: {terminal_line(line)}", file=sys.stderr)
         if not args.quiet:
             _print_summary(report, args, _main_report_path(Path(written_to) if written_to else None, formats))
             sys.stdout.flush()

@@ -34,7 +34,7 @@ import re
 import shutil
 import signal
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import urlsplit
@@ -80,6 +80,7 @@ class ScheduledRun:
     previous_dir: Path | None      # the run whose report fed the trend, if any
     pruned: list[Path]             # run directories deleted by retention
     interrupted: str | None        # why the run stopped early; None when it finished
+    not_pruned: dict[Path, str] = field(default_factory=dict)   # old runs retention could not delete: why
 
 
 # ---------------------------------------------------------------------------
@@ -197,15 +198,34 @@ def latest_complete(cluster_dir: Path) -> Path | None:
     return run if RUN_DIR_RE.match(name) and run.is_dir() else None
 
 
-def prune(cluster_dir: Path, keep: int, protect: Path | None) -> list[Path]:
-    """Delete all but the newest `keep` run directories (never `protect`)."""
+def prune(cluster_dir: Path, keep: int, protect: Path | None,
+          not_deleted: dict[Path, str] | None = None) -> list[Path]:
+    """Delete all but the newest `keep` run directories (never `protect`);
+    returns those deleted. With `not_deleted`, a run that cannot be deleted
+    (another user's files) is left, recorded there with why, and the others are
+    still deleted; without it, the OSError propagates."""
     if keep < 0:
         raise ValueError("keep must not be negative")
     dirs = sorted(run_dirs(cluster_dir), key=_sort_key)
     doomed = [d for d in dirs[:max(0, len(dirs) - keep)] if protect is None or d.name != protect.name]
+    deleted: list[Path] = []
     for d in doomed:
-        shutil.rmtree(d)
-    return doomed
+        try:
+            shutil.rmtree(d)
+        except OSError as exc:
+            if not_deleted is None:
+                raise
+            not_deleted[d] = exc.strerror or str(exc)
+        else:
+            deleted.append(d)
+    return deleted
+
+
+def not_pruned_line(cluster_dir: Path, not_deleted: dict[Path, str]) -> str:
+    """One line: the old runs retention had to leave, and why."""
+    (first, why), more = next(iter(not_deleted.items())), len(not_deleted) - 1
+    return (f"retention could not delete {len(not_deleted)} old run(s) in {cluster_dir}, left in place: "
+            f"{first.name}: {why}" + (f" (and {more} more)" if more else ""))
 
 
 # ---------------------------------------------------------------------------
@@ -396,6 +416,7 @@ def write_scheduled_run(report: Report, facts: Facts | None, root: Path, *, keep
     root = Path(root)
     run_dir = root
     pruned: list[Path] | None = None
+    not_pruned: dict[Path, str] = {}
     try:
         cluster_dir = run_dir = root / cluster_dir_name(facts, root)
         with _only_writer(cluster_dir) as alone:
@@ -409,27 +430,33 @@ def write_scheduled_run(report: Report, facts: Facts | None, root: Path, *, keep
                 if found is not None:
                     previous, prev_dir = found
             # Make room before writing: `keep - 1` old runs and the new one, never the
-            # newest complete run (the trend's baseline and what `latest` names).
-            pruned = prune(cluster_dir, keep - 1, protect=latest_complete(cluster_dir))
-            run_dir = _new_run_dir(cluster_dir, run_dir_name(report.scan.started))
+            # newest complete run (the trend's baseline and what `latest` names). A run
+            # it cannot delete is left (and named): housekeeping never costs the audit.
+            base = run_dir_name(report.scan.started)
+            suffix = _next_suffix(cluster_dir, base)       # before retention frees any name
+            pruned = prune(cluster_dir, keep - 1, protect=latest_complete(cluster_dir), not_deleted=not_pruned)
+            run_dir = _new_run_dir(cluster_dir, base, suffix)
             written = _write_run(report, run_dir, formats, previous, write_reports, report_options or {})
             if report.scan.complete:
                 update_latest(cluster_dir, run_dir.name)
     except OSError as exc:
-        raise ReportsNotWritten(run_dir, exc, pruned) from exc
+        raise ReportsNotWritten(run_dir, exc, pruned, not_pruned) from exc
     return ScheduledRun(report=report, run_dir=run_dir, written=written, previous_dir=prev_dir,
-                        pruned=pruned, interrupted=None)
+                        pruned=pruned, interrupted=None, not_pruned=not_pruned)
 
 
 class ReportsNotWritten(Exception):
     """The reports could not be written (volume full, read-only, permission)."""
 
-    def __init__(self, where: Path, cause: OSError, pruned: list[Path] | None = None) -> None:
+    def __init__(self, where: Path, cause: OSError, pruned: list[Path] | None = None,
+                 not_pruned: dict[Path, str] | None = None) -> None:
         what = cause.strerror or str(cause)
         detail = ""
         if pruned is not None:
             detail = (f"; retention first deleted {len(pruned)} old run(s)" if pruned
                       else "; retention had no old run to delete")
+        if not_pruned:
+            detail += f" and could not delete {len(not_pruned)} ({next(iter(not_pruned.values()))})"
         super().__init__(f"cannot write the reports to {where}: {what}{detail}")
         self.cause = cause
 
@@ -476,11 +503,26 @@ def _staging_dir(run_dir: Path) -> Path:
     return run_dir.parent / f".{run_dir.name}{_STAGING_SUFFIX}"
 
 
-def _new_run_dir(cluster_dir: Path, base: str) -> Path:
-    """The run's directory name (the scan's start, `-N` when taken), reserved by
+def _next_suffix(cluster_dir: Path, base: str) -> int:
+    """0 (the name `base`) or one more than the highest N of the `base` and
+    `base-N` runs and staging directories present: a run sorts after every
+    earlier run of the same second, also once retention deleted some."""
+    highest = -1
+    for p in _safe_iterdir(cluster_dir):
+        name = p.name
+        if name.startswith(".") and name.endswith(_STAGING_SUFFIX):
+            name = name[1:-len(_STAGING_SUFFIX)]
+        if name == base:
+            highest = max(highest, 0)
+        elif name.startswith(base + "-") and name[len(base) + 1:].isdigit():
+            highest = max(highest, int(name[len(base) + 1:]))
+    return highest + 1
+
+
+def _new_run_dir(cluster_dir: Path, base: str, n: int = 0) -> Path:
+    """The run's directory (`base`, else `base-N` from `n` on), reserved by
     creating its staging directory: mkdir is atomic, so two runs started in the
     same second never share a directory, even without the writer lock."""
-    n = 0
     while True:
         candidate = cluster_dir / (f"{base}-{n}" if n else base)
         n += 1

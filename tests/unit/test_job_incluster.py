@@ -112,6 +112,17 @@ def test_runs_started_in_the_same_second_each_get_their_own_complete_run_directo
         assert not [p for p in cluster_dir.iterdir() if p.name.endswith(".partial")]
 
 
+def test_runs_of_one_second_are_named_in_order_also_when_retention_frees_a_name(catalog, tmp_path):
+    with termination_handled() as term:
+        report, facts, _ = scan_interruptibly(demo_request(catalog), term, "2026-01-01T06:00:00Z")
+    names = [write_scheduled_run(report, facts, tmp_path, keep=2).run_dir.name for _ in range(3)]
+    # The third run deleted the first before it was written: it still sorts last.
+    assert names == ["20260101T060000Z", "20260101T060000Z-1", "20260101T060000Z-2"]
+    (cluster_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert [p.name for p in run_dirs(cluster_dir)] == names[1:]
+    assert (cluster_dir / LATEST_FILE).read_text().strip() == names[-1]
+
+
 def test_prune_touches_only_run_directories(tmp_path):
     for name in ("20250101T060000Z", "20250401T060000Z", "20250401T060000Z-1", "20250701T060000Z",
                  "notes", "lost+found"):
