@@ -101,12 +101,14 @@ def _parser() -> argparse.ArgumentParser:
                           "short summary (score, why incomplete, the ten worst findings, the report path)")
     sched = scan.add_argument_group("scheduled runs (the in-cluster CronJob; see docs/in-cluster.md)")
     sched.add_argument("--reports-root", metavar="DIR", type=Path,
-                       help="write to DIR/<cluster>/<timestamp>/, point DIR/<cluster>/latest at the newest "
+                       help="write to DIR/<cluster>/<timestamp>/ (<timestamp>-N for another run of the same "
+                            "second; runs writing at once take turns), point DIR/<cluster>/latest at the newest "
                             "complete run (an incomplete one is kept with an INCOMPLETE file), use the "
                             "previous complete run for the trend")
     sched.add_argument("--keep", type=int, default=8, metavar="N",
                        help="with --reports-root: keep the newest N runs (default 8) and the newest "
-                            "complete one; older runs are deleted before a run is written")
+                            "complete one; older runs are deleted before a run is written (one it cannot "
+                            "delete is left, with a warning)")
 
     checks = sub.add_parser("checks", help="list the checks of a benchmark")
     checks.add_argument("--benchmark", default="cis-1.12")

@@ -7,7 +7,10 @@ SHA256SUMS), points `DIR/<cluster>/latest` (a relative symlink) and
 symlinks) at the newest *complete* run, keeps an incomplete run with an
 `INCOMPLETE` file naming why, keeps the newest N runs (pruning before it
 writes, so a full volume is made room on first; the newest complete run is
-never pruned) and feeds the previous complete run's report.json to the trend.
+never pruned; a run it cannot delete is left and named) and feeds the
+previous complete run's report.json to the trend. Runs writing into one
+cluster directory at once take turns (`WRITER_LOCK_FILE`), and a run of the
+same second as an earlier one is named `<timestamp>-N`.
 
 The Job's `activeDeadlineSeconds` ends a run with SIGTERM; `kaudit scan
 --output-dir` handles it the same way (`termination_handled`). Instead of
