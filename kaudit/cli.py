@@ -105,12 +105,14 @@ def _parser() -> argparse.ArgumentParser:
                           "short summary (score, why incomplete, the ten worst findings, the report path)")
     sched = scan.add_argument_group("scheduled runs (the in-cluster CronJob; see docs/in-cluster.md)")
     sched.add_argument("--reports-root", metavar="DIR", type=Path,
-                       help="write to DIR/<cluster>/<timestamp>/, point DIR/<cluster>/latest at the newest "
+                       help="write to DIR/<cluster>/<timestamp>/ (<timestamp>-N for another run of the same "
+                            "second; runs writing at once take turns), point DIR/<cluster>/latest at the newest "
                             "complete run (an incomplete one is kept with an INCOMPLETE file), use the "
                             "previous complete run for the trend")
     sched.add_argument("--keep", type=int, default=8, metavar="N",
                        help="with --reports-root: keep the newest N runs (default 8) and the newest "
-                            "complete one; older runs are deleted before a run is written")
+                            "complete one; older runs are deleted before a run is written (one it cannot "
+                            "delete is left, with a warning)")
 
     checks = sub.add_parser("checks", help="list the checks of a benchmark")
     checks.add_argument("--benchmark", default="cis-1.12")
@@ -427,12 +429,16 @@ def _run_scan(args: argparse.Namespace, req, formats: list[str], waivers, previo
 
         options = {"pdf_edition": args.pdf_edition, "sign_key": sign_key}
 
+        not_pruned: list[str] = []        # the one line naming old runs retention had to leave
+
         def write(report, formats: list[str]) -> str:
             if args.reports_root is not None:
-                from kaudit.incluster import write_scheduled_run
-                return str(write_scheduled_run(report, facts, args.reports_root, keep=args.keep,
-                                               formats=formats, previous=previous,
-                                               report_options=options).run_dir)
+                from kaudit.incluster import not_pruned_line, write_scheduled_run
+                run = write_scheduled_run(report, facts, args.reports_root, keep=args.keep, formats=formats,
+                                          previous=previous, report_options=options)
+                if run.not_pruned:
+                    not_pruned[:] = [not_pruned_line(run.run_dir.parent, run.not_pruned)]
+                return str(run.run_dir)
             if args.output_dir:
                 from kaudit.report.outputs import replace_report_dir
                 replace_report_dir(report, args.output_dir, formats=formats, previous=previous,
@@ -465,6 +471,8 @@ def _run_scan(args: argparse.Namespace, req, formats: list[str], waivers, previo
             print(f"kaudit: {terminal_line(interrupted)}; {done}", file=sys.stderr)
         elif written_to and not args.quiet:
             print(f"reports written to {written_to}", file=sys.stderr)
+        for line in not_pruned:
+            print(f"kaudit: warning: {terminal_line(line)}", file=sys.stderr)
         if not args.quiet:
             _print_summary(report, args, _main_report_path(Path(written_to) if written_to else None, formats))
             sys.stdout.flush()

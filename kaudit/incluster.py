@@ -7,7 +7,10 @@ SHA256SUMS), points `DIR/<cluster>/latest` (a relative symlink) and
 symlinks) at the newest *complete* run, keeps an incomplete run with an
 `INCOMPLETE` file naming why, keeps the newest N runs (pruning before it
 writes, so a full volume is made room on first; the newest complete run is
-never pruned) and feeds the previous complete run's report.json to the trend.
+never pruned; a run it cannot delete is left and named) and feeds the
+previous complete run's report.json to the trend. Runs writing into one
+cluster directory at once take turns (`WRITER_LOCK_FILE`), and a run of the
+same second as an earlier one is named `<timestamp>-N`.
 
 The Job's `activeDeadlineSeconds` ends a run with SIGTERM; `kaudit scan
 --output-dir` handles it the same way (`termination_handled`). Instead of
@@ -27,12 +30,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
+import fcntl
 import os
 import re
 import shutil
 import signal
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import urlsplit
@@ -45,6 +50,9 @@ from kaudit.scan import ScanRequest, build_report, canonical_node_names, utc_now
 LATEST_LINK = "latest"
 LATEST_FILE = "latest.txt"
 INCOMPLETE_FILE = "INCOMPLETE"      # in a run directory whose report is incomplete: the reasons
+# Held (flock) by the run writing into a cluster directory: two runs started together
+# (the schedule and a `kubectl create job --from=cronjob/kaudit`) write one after the other.
+WRITER_LOCK_FILE = ".kaudit.lock"
 _STAGING_SUFFIX = ".partial"
 DEFAULT_KEEP = 8
 # Run directories are named by the scan's start (UTC), with -N on a collision;
@@ -75,6 +83,7 @@ class ScheduledRun:
     previous_dir: Path | None      # the run whose report fed the trend, if any
     pruned: list[Path]             # run directories deleted by retention
     interrupted: str | None        # why the run stopped early; None when it finished
+    not_pruned: dict[Path, str] = field(default_factory=dict)   # old runs retention could not delete: why
 
 
 # ---------------------------------------------------------------------------
@@ -192,15 +201,34 @@ def latest_complete(cluster_dir: Path) -> Path | None:
     return run if RUN_DIR_RE.match(name) and run.is_dir() else None
 
 
-def prune(cluster_dir: Path, keep: int, protect: Path | None) -> list[Path]:
-    """Delete all but the newest `keep` run directories (never `protect`)."""
+def prune(cluster_dir: Path, keep: int, protect: Path | None,
+          not_deleted: dict[Path, str] | None = None) -> list[Path]:
+    """Delete all but the newest `keep` run directories (never `protect`);
+    returns those deleted. With `not_deleted`, a run that cannot be deleted
+    (another user's files) is left, recorded there with why, and the others are
+    still deleted; without it, the OSError propagates."""
     if keep < 0:
         raise ValueError("keep must not be negative")
     dirs = sorted(run_dirs(cluster_dir), key=_sort_key)
     doomed = [d for d in dirs[:max(0, len(dirs) - keep)] if protect is None or d.name != protect.name]
+    deleted: list[Path] = []
     for d in doomed:
-        shutil.rmtree(d)
-    return doomed
+        try:
+            shutil.rmtree(d)
+        except OSError as exc:
+            if not_deleted is None:
+                raise
+            not_deleted[d] = exc.strerror or str(exc)
+        else:
+            deleted.append(d)
+    return deleted
+
+
+def not_pruned_line(cluster_dir: Path, not_deleted: dict[Path, str]) -> str:
+    """One line: the old runs retention had to leave, and why."""
+    (first, why), more = next(iter(not_deleted.items())), len(not_deleted) - 1
+    return (f"retention could not delete {len(not_deleted)} old run(s) in {cluster_dir}, left in place: "
+            f"{first.name}: {why}" + (f" (and {more} more)" if more else ""))
 
 
 # ---------------------------------------------------------------------------
@@ -391,37 +419,47 @@ def write_scheduled_run(report: Report, facts: Facts | None, root: Path, *, keep
     root = Path(root)
     run_dir = root
     pruned: list[Path] | None = None
+    not_pruned: dict[Path, str] = {}
     try:
-        cluster_dir = root / cluster_dir_name(facts, root)
-        run_dir = _new_run_dir(cluster_dir, run_dir_name(report.scan.started))
-        prev_dir: Path | None = None
-        if previous is None:
-            found = find_previous(cluster_dir, exclude=run_dir,
-                                  cluster_id=facts.cluster.identity.cluster_id if facts else None)
-            if found is not None:
-                previous, prev_dir = found
-        _sweep_staging(cluster_dir)
-        # Make room before writing: `keep - 1` old runs and the new one, never the
-        # newest complete run (the trend's baseline and what `latest` names).
-        pruned = prune(cluster_dir, keep - 1, protect=latest_complete(cluster_dir))
-        written = _write_run(report, run_dir, formats, previous, write_reports, report_options or {})
-        if report.scan.complete:
-            update_latest(cluster_dir, run_dir.name)
+        cluster_dir = run_dir = root / cluster_dir_name(facts, root)
+        with _only_writer(cluster_dir) as alone:
+            if alone:
+                # No other run is writing: a staging directory here is a killed run's.
+                _sweep_staging(cluster_dir)
+            prev_dir: Path | None = None
+            if previous is None:
+                found = find_previous(cluster_dir,
+                                      cluster_id=facts.cluster.identity.cluster_id if facts else None)
+                if found is not None:
+                    previous, prev_dir = found
+            # Make room before writing: `keep - 1` old runs and the new one, never the
+            # newest complete run (the trend's baseline and what `latest` names). A run
+            # it cannot delete is left (and named): housekeeping never costs the audit.
+            base = run_dir_name(report.scan.started)
+            suffix = _next_suffix(cluster_dir, base)       # before retention frees any name
+            pruned = prune(cluster_dir, keep - 1, protect=latest_complete(cluster_dir), not_deleted=not_pruned)
+            run_dir = _new_run_dir(cluster_dir, base, suffix)
+            written = _write_run(report, run_dir, formats, previous, write_reports, report_options or {})
+            if report.scan.complete:
+                update_latest(cluster_dir, run_dir.name)
     except OSError as exc:
-        raise ReportsNotWritten(run_dir, exc, pruned) from exc
+        raise ReportsNotWritten(run_dir, exc, pruned, not_pruned) from exc
     return ScheduledRun(report=report, run_dir=run_dir, written=written, previous_dir=prev_dir,
-                        pruned=pruned, interrupted=None)
+                        pruned=pruned, interrupted=None, not_pruned=not_pruned)
 
 
 class ReportsNotWritten(Exception):
     """The reports could not be written (volume full, read-only, permission)."""
 
-    def __init__(self, where: Path, cause: OSError, pruned: list[Path] | None = None) -> None:
+    def __init__(self, where: Path, cause: OSError, pruned: list[Path] | None = None,
+                 not_pruned: dict[Path, str] | None = None) -> None:
         what = cause.strerror or str(cause)
         detail = ""
         if pruned is not None:
             detail = (f"; retention first deleted {len(pruned)} old run(s)" if pruned
                       else "; retention had no old run to delete")
+        if not_pruned:
+            detail += f" and could not delete {len(not_pruned)} ({next(iter(not_pruned.values()))})"
         super().__init__(f"cannot write the reports to {where}: {what}{detail}")
         self.cause = cause
 
@@ -434,22 +472,82 @@ def _sweep_staging(cluster_dir: Path) -> None:
             shutil.rmtree(p, ignore_errors=True)
 
 
-def _new_run_dir(cluster_dir: Path, base: str) -> Path:
-    candidate = cluster_dir / base
-    n = 0
-    while candidate.exists() or (cluster_dir / f".{candidate.name}{_STAGING_SUFFIX}").exists():
+@contextlib.contextmanager
+def _only_writer(cluster_dir: Path) -> Iterator[bool]:
+    """Create `cluster_dir` and hold its writer lock while a run is written
+    there; a run that finds it held waits its turn (writing takes seconds). The
+    kernel releases the lock of a killed run. Yields False on a volume that
+    cannot lock (an NFS mount without a lock manager): the run is still written,
+    under a name reserved atomically, but staging directories are left alone,
+    since one may be another run's, still being written. Likewise when the
+    lock file cannot be created on a full volume."""
+    cluster_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(cluster_dir / WRITER_LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o664)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        yield False           # the first run on a full volume: retention still makes room
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL, errno.ENOSYS):
+                raise
+            yield False
+        else:
+            yield True
+    finally:
+        os.close(fd)          # releases the lock
+
+
+def _staging_dir(run_dir: Path) -> Path:
+    return run_dir.parent / f".{run_dir.name}{_STAGING_SUFFIX}"
+
+
+def _next_suffix(cluster_dir: Path, base: str) -> int:
+    """0 (the name `base`) or one more than the highest N of the `base` and
+    `base-N` runs and staging directories present: a run sorts after every
+    earlier run of the same second, also once retention deleted some."""
+    highest = -1
+    for p in _safe_iterdir(cluster_dir):
+        name = p.name
+        if name.startswith(".") and name.endswith(_STAGING_SUFFIX):
+            name = name[1:-len(_STAGING_SUFFIX)]
+        if name == base:
+            highest = max(highest, 0)
+        elif name.startswith(base + "-") and name[len(base) + 1:].isdigit():
+            highest = max(highest, int(name[len(base) + 1:]))
+    return highest + 1
+
+
+def _new_run_dir(cluster_dir: Path, base: str, n: int = 0) -> Path:
+    """The run's directory (`base`, else `base-N` from `n` on), reserved by
+    creating its staging directory: mkdir is atomic, so two runs started in the
+    same second never share a directory, even without the writer lock."""
+    while True:
+        candidate = cluster_dir / (f"{base}-{n}" if n else base)
         n += 1
-        candidate = cluster_dir / f"{base}-{n}"
-    return candidate
+        if candidate.exists():
+            continue
+        try:
+            _staging_dir(candidate).mkdir()
+        except FileExistsError:
+            continue
+        if candidate.exists():       # renamed into place between the two looks
+            _staging_dir(candidate).rmdir()
+            continue
+        return candidate
 
 
 def _write_run(report: Report, run_dir: Path, formats: Iterable[str], previous: Report | None,
                write_reports: Callable[..., list[Path]], options: dict[str, Any] | None = None) -> list[Path]:
-    """Render into a hidden staging directory, then rename it into place: a run
-    directory exists only once every file of it is written."""
+    """Render into the run's hidden staging directory (made by `_new_run_dir`),
+    then rename it into place: a run directory exists only once every file of
+    it is written."""
     from kaudit.report import write_atomic
-    staging = run_dir.parent / f".{run_dir.name}{_STAGING_SUFFIX}"
-    staging.parent.mkdir(parents=True, exist_ok=True)
+    staging = _staging_dir(run_dir)
     try:
         written = write_reports(report, staging, formats=list(formats), previous=previous, **(options or {}))
         if not report.scan.complete:

@@ -18,6 +18,7 @@ from typing import Iterator
 
 import pytest
 
+from kaudit.incluster import WRITER_LOCK_FILE
 from kaudit.report.integrity import verify_sha256sums
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -227,7 +228,40 @@ def test_reports_volume_too_small_for_one_run_says_what_retention_did(tmp_path):
         (cluster,) = [p for p in vol.iterdir() if p.is_dir()]
         (kept,) = [p for p in cluster.iterdir() if p.is_dir() and not p.is_symlink()]
         assert (cluster / "latest").resolve() == kept.resolve() and all(verify_sha256sums(kept).values())
-        assert not [p for p in cluster.iterdir() if p.name.startswith(".")]
+        # No staging left behind; the one hidden file is the (released) writer lock.
+        assert [p.name for p in cluster.iterdir() if p.name.startswith(".")] == [WRITER_LOCK_FILE]
+
+
+def test_an_old_run_retention_cannot_delete_is_left_and_the_new_run_is_still_filed(tmp_path):
+    # Retention is housekeeping: a run directory someone copied in as another user
+    # must not cost the quarter its audit.
+    if os.geteuid() != 0 or not Path("/usr/bin/setpriv").exists():
+        pytest.skip("needs root and setpriv (util-linux) to drop CAP_DAC_OVERRIDE")
+    args = ("scan", "--demo", "-q", "--reports-root", str(tmp_path), "--keep", "2", "--fail-on", "never")
+    assert kaudit(*args).returncode == 0
+    (cluster,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    (first,) = [p for p in cluster.iterdir() if p.is_dir() and not p.is_symlink()]
+    nobody = pwd.getpwnam("nobody")
+    foreign = []
+    for year in (2010, 2011):
+        old = cluster / f"{year}0101T060000Z"
+        old.mkdir(mode=0o755)
+        (old / "report.json").write_bytes((first / "report.json").read_bytes())
+        for p in (old / "report.json", old):
+            os.chown(p, nobody.pw_uid, nobody.pw_gid)
+        foreign.append(old)
+    proc = subprocess.run(["/usr/bin/setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner", "--",
+                           *KAUDIT, *args], capture_output=True, text=True, cwd=ROOT, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    line = one_error_line(proc.stderr)
+    assert "retention could not delete 2 old run(s)" in line and "Permission denied" in line, line
+    assert foreign[0].name in line
+    runs = sorted(p.name for p in cluster.iterdir() if p.is_dir() and not p.is_symlink())
+    new = cluster / runs[-1]
+    # Retention wanted the two old ones gone, not the first run (the newest then).
+    assert runs == [f.name for f in foreign] + [first.name, new.name] and new.name != first.name
+    assert os.readlink(cluster / "latest") == new.name and all(verify_sha256sums(new).values())
+    assert all((f / "report.json").is_file() for f in foreign)
 
 
 # ---------------------------------------------------------------------------

@@ -3,6 +3,7 @@ pointer, the previous run as trend baseline, SIGTERM -> incomplete report)."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import signal
 import time
@@ -13,7 +14,9 @@ from kaudit.catalog import load_catalog
 from kaudit.collect import ClusterSource, NodeSource
 from kaudit.collect.manifests import ManifestSource
 from kaudit.incluster import (INCOMPLETE_FILE, LATEST_FILE, LATEST_LINK, cluster_dir_name, prune, run_dirs, sanitize_name,
-                              scan_into_reports_root)
+                              scan_interruptibly, scan_into_reports_root, termination_handled,
+                              write_scheduled_run, WRITER_LOCK_FILE)
+from kaudit.report.integrity import verify_report_set
 from kaudit.model import ClusterFacts, Facts, Status
 from kaudit.resources import demo_dir
 from kaudit.scan import ScanRequest
@@ -55,7 +58,8 @@ def test_runs_land_in_cluster_and_timestamp_directories_with_a_latest_pointer(ca
     assert sorted(p.name for p in run.run_dir.iterdir()) == ["SHA256SUMS", "junit.xml", "report.html", "report.json"]
     assert os.readlink(cluster_dir / LATEST_LINK) == run.run_dir.name          # relative: survives remounts
     assert (cluster_dir / LATEST_FILE).read_text() == run.run_dir.name + "\n"
-    assert not [p for p in cluster_dir.iterdir() if p.name.startswith(".")]    # no staging left behind
+    # No staging left behind; the one hidden file is the (released) writer lock.
+    assert [p.name for p in cluster_dir.iterdir() if p.name.startswith(".")] == [WRITER_LOCK_FILE]
     assert run.interrupted is None and run.report.scan.complete
 
 
@@ -68,6 +72,55 @@ def test_previous_run_feeds_the_trend_and_retention_keeps_the_newest(catalog, tm
     html = (runs[2].run_dir / "report.html").read_text()
     assert "Trend since the previous scan" in html and runs[1].report.scan.started in html
     assert (cluster_dir / LATEST_FILE).read_text().strip() == runs[2].run_dir.name
+
+
+def _write_a_run_started_at(root, started, tag, ready, results) -> None:
+    """One scheduled run in a process of its own (a pod): scan, then write once
+    every other run is ready to write too."""
+    req = demo_request(load_catalog("cis-1.12"), command_line=["kaudit", "scan", tag])
+    with termination_handled() as term:
+        report, facts, _ = scan_interruptibly(req, term, started)
+    ready.wait()
+    try:
+        results.put((tag, write_scheduled_run(report, facts, root, keep=8).run_dir.name))
+    except Exception as exc:           # reported to the test, which names it
+        results.put((tag, f"not written: {exc}"))
+
+
+def test_runs_started_in_the_same_second_each_get_their_own_complete_run_directory(tmp_path):
+    # The scheduled Job and a `kubectl create job --from=cronjob/kaudit` started in the
+    # same second write at the same moment: neither run may be lost, overwritten or
+    # mixed into the other's directory.
+    ctx = multiprocessing.get_context("fork")
+    for attempt in range(3):
+        root = tmp_path / str(attempt)
+        ready, results = ctx.Barrier(2), ctx.Queue()
+        pods = [ctx.Process(target=_write_a_run_started_at,
+                            args=(root, "2026-01-01T06:00:00Z", tag, ready, results)) for tag in ("one", "two")]
+        for p in pods:
+            p.start()
+        got = dict(results.get(timeout=300) for _ in pods)
+        for p in pods:
+            p.join()
+        assert sorted(got.values()) == ["20260101T060000Z", "20260101T060000Z-1"], got
+        (cluster_dir,) = [p for p in root.iterdir() if p.is_dir()]
+        for tag, name in got.items():
+            report = json.loads((cluster_dir / name / "report.json").read_text())
+            assert report["scan"]["command_line"] == ["kaudit", "scan", tag]
+            assert verify_report_set(cluster_dir / name).ok, name
+        assert (cluster_dir / LATEST_FILE).read_text().strip() in got.values()
+        assert not [p for p in cluster_dir.iterdir() if p.name.endswith(".partial")]
+
+
+def test_runs_of_one_second_are_named_in_order_also_when_retention_frees_a_name(catalog, tmp_path):
+    with termination_handled() as term:
+        report, facts, _ = scan_interruptibly(demo_request(catalog), term, "2026-01-01T06:00:00Z")
+    names = [write_scheduled_run(report, facts, tmp_path, keep=2).run_dir.name for _ in range(3)]
+    # The third run deleted the first before it was written: it still sorts last.
+    assert names == ["20260101T060000Z", "20260101T060000Z-1", "20260101T060000Z-2"]
+    (cluster_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert [p.name for p in run_dirs(cluster_dir)] == names[1:]
+    assert (cluster_dir / LATEST_FILE).read_text().strip() == names[-1]
 
 
 def test_prune_touches_only_run_directories(tmp_path):
