@@ -259,3 +259,36 @@ def test_rke2_controller_manager_terminated_pod_gc_threshold_is_rke2s():
     # staticpod.go ControllerManager: --terminated-pod-gc-threshold=1000.
     r = _one(_scan(rancher.rke2()), "1.3.1")
     assert r.status is Status.WARN and "1000" in r.message
+
+
+# ---------------------------------------------------------------------------
+# The API server's storage flags follow k3s's datastore
+# ---------------------------------------------------------------------------
+
+def test_k3s_on_sqlite_api_server_has_no_etcd_client_certificate_to_set():
+    # control/server.go setupStorageBackend: kine serves the API server on
+    # unix://kine.sock, without TLS: 1.2.23/1.2.26 do not apply.
+    results = _scan(rancher.k3s())
+    for check in ("1.2.23", "1.2.26"):
+        r = _one(results, check)
+        assert r.status is Status.SKIP and "unix://kine.sock" in r.message, check
+
+
+def test_k3s_with_managed_etcd_passes_its_etcd_client_flags():
+    # The k3s CIS self-assessment guide's kube-apiserver line: --etcd-cafile,
+    # --etcd-certfile, --etcd-keyfile below server/tls/etcd.
+    facts = rancher.k3s()
+    facts.nodes[0].contents[K3S_CONFIG] = rancher.K3S_CONFIG + "cluster-init: true\n"
+    results = _scan(facts)
+    for check in ("1.2.23", "1.2.26"):
+        assert _status(results, check) == {Status.PASS}, check
+
+
+def test_k3s_etcd_client_flags_are_error_when_the_datastore_is_not_known():
+    facts = rancher.k3s()
+    facts.nodes[0].processes = (ProcessInfo(1210, ("/usr/local/bin/k3s", "server"), env=None),)
+    results = _scan(facts)
+    for check in ("1.2.23", "1.2.26"):
+        r = _one(results, check)
+        assert r.status is Status.ERROR and "datastore" in r.message, check
+    assert _status(results, "1.2.15") == {Status.PASS}     # the rest of the command line is known
