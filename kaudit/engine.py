@@ -108,5 +108,5 @@ def to_result(check: Check, finding: Finding) -> Result:
         check=check.id, title=check.title, section=check.section, level=check.level,
         cis_label=check.cis_label, automated=check.automated, severity=check.severity,
         status=finding.status, target=finding.target, message=finding.message,
-        evidence=finding.evidence, remediation=check.remediation,
+        evidence=finding.evidence, remediation=check.remediation, passed=finding.passed,
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 
 class Status(str, enum.Enum):
@@ -82,6 +82,10 @@ class Finding:
     target: Target
     message: str
     evidence: tuple[Evidence, ...] = ()
+    # On a PASS that stands for many targets (target CLUSTER, "1,234 workloads
+    # checked"): every target it judged passing, listed, so a report names
+    # each target a check looked at and a target missing from it is gone.
+    passed: tuple[Target, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,35 +121,80 @@ class Result:
     remediation: str
     waiver: Waiver | None = None
     original_status: Status | None = None   # set when WAIVED
+    passed: tuple[Target, ...] = ()         # see Finding.passed
 
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "check": self.check, "title": self.title, "section": self.section,
-            "level": self.level, "cis_label": self.cis_label, "automated": self.automated,
-            "severity": self.severity, "status": self.status.value,
-            "target": self.target.to_json(), "message": self.message,
-            "evidence": [e.to_json() for e in self.evidence],
-            "remediation": self.remediation,
-        }
+    @property
+    def targets_judged(self) -> int:
+        """How many targets this result stands for: its passed list, or its one target."""
+        return len(self.passed) or 1
+
+    def check_info(self) -> dict[str, Any]:
+        """What every result of one check shares: report.json keeps it once, in `checks`."""
+        return {"title": self.title, "section": self.section, "level": self.level,
+                "cis_label": self.cis_label, "automated": self.automated,
+                "severity": self.severity, "remediation": self.remediation}
+
+    def to_json(self, with_check_info: bool = True) -> dict[str, Any]:
+        """One result. report.json (schema 2) writes it without the check's
+        shared metadata, which it keeps once per check in `checks`."""
+        out: dict[str, Any] = {"check": self.check}
+        if with_check_info:
+            out.update(self.check_info())
+        out["status"] = self.status.value
+        out["target"] = self.target.to_json()
+        out["message"] = self.message
+        out["evidence"] = [e.to_json() for e in self.evidence]
+        if self.passed:
+            out["passed_targets"] = group_targets(self.passed)
         if self.waiver is not None:
             out["waiver"] = self.waiver.to_json()
             out["original_status"] = self.original_status.value if self.original_status else None
         return out
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "Result":
+    def from_json(cls, data: Mapping[str, Any], check_info: Mapping[str, Any] | None = None) -> "Result":
+        """A result row of either schema: 1.0 rows carry the check's metadata,
+        2.0 rows take it from the report's `checks` table (`check_info`)."""
+        meta = check_info if check_info is not None else data
         waiver = data.get("waiver")
         return cls(
-            check=data["check"], title=data["title"], section=data.get("section", ""),
-            level=int(data.get("level", 1)), cis_label=data.get("cis_label", ""),
-            automated=bool(data.get("automated", False)), severity=data.get("severity", "medium"),
+            check=data["check"], title=meta["title"], section=meta.get("section", ""),
+            level=int(meta.get("level", 1)), cis_label=meta.get("cis_label", ""),
+            automated=bool(meta.get("automated", False)), severity=meta.get("severity", "medium"),
             status=Status(data["status"]), target=Target.from_json(data["target"]),
             message=data.get("message", ""),
             evidence=tuple(Evidence.from_json(e) for e in data.get("evidence", [])),
-            remediation=data.get("remediation", ""),
+            remediation=meta.get("remediation", ""),
             waiver=Waiver(**{k: v for k, v in waiver.items()}) if waiver else None,
             original_status=Status(data["original_status"]) if data.get("original_status") else None,
+            passed=ungroup_targets(data.get("passed_targets") or {}),
         )
+
+
+def group_targets(targets: Iterable[Target]) -> dict[str, dict[str, list[str]]]:
+    """kind -> namespace ("" when cluster-scoped) -> names: a long list of
+    targets written compactly (150,000-pod clusters pass hundreds of
+    thousands of them). Node-bound targets are never grouped."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for t in targets:
+        if t.node is not None:
+            raise ValueError(f"a node-bound target is never a grouped pass: {t.key()}")
+        out.setdefault(t.kind, {}).setdefault(t.namespace or "", []).append(t.name)
+    return out
+
+
+def ungroup_targets(grouped: Mapping[str, Any]) -> tuple[Target, ...]:
+    if not isinstance(grouped, Mapping):
+        raise ValueError("passed_targets is not an object")
+    out = []
+    for kind, by_ns in grouped.items():
+        if not isinstance(by_ns, Mapping):
+            raise ValueError(f"passed_targets[{kind!r}] is not an object")
+        for ns, names in by_ns.items():
+            if not isinstance(names, list):
+                raise ValueError(f"passed_targets[{kind!r}][{ns!r}] is not a list")
+            out.extend(Target(kind=str(kind), name=str(n), namespace=ns or None) for n in names)
+    return tuple(out)
 
 
 # ---------------------------------------------------------------------------
@@ -512,7 +561,7 @@ class Facts:
 # Report: the source of truth every formatter renders from
 # ---------------------------------------------------------------------------
 
-REPORT_SCHEMA_VERSION = "1.0"
+REPORT_SCHEMA_VERSION = "2.0"
 
 
 @dataclass(slots=True)
@@ -606,14 +655,42 @@ class Report:
             "summary": self.counts(),
             "score": self.benchmark_score().to_json(),
             "waivers": self.waivers,
-            "results": [r.to_json() for r in self.results],
+            "checks": self.checks_table(),
+            "results": [r.to_json(with_check_info=False) for r in self.results],
         }
+
+    def checks_table(self) -> dict[str, dict[str, Any]]:
+        """check id -> the metadata its results share, in the order checks first appear."""
+        table: dict[str, dict[str, Any]] = {}
+        for r in self.results:
+            if r.check not in table:
+                table[r.check] = r.check_info()
+        return table
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "Report":
         if "results" not in data or "scan" not in data:
             raise ValueError("not a kaudit report.json (no scan/results)")
+        reader = result_reader(data)
         return cls(tool=dict(data.get("tool") or {}), scan=ScanInfo.from_json(data["scan"]),
-                   results=[Result.from_json(r) for r in data["results"]],
+                   results=[reader(r) for r in data["results"]],
                    waivers=dict(data.get("waivers") or {}),
                    schema_version=str(data.get("schema_version", REPORT_SCHEMA_VERSION)))
+
+
+def result_reader(members: Mapping[str, Any]):
+    """Result.from_json for the rows of a report whose top-level members
+    (everything but `results`) are `members`: schema 2.0 rows take their
+    check's metadata from `checks`; 1.0 rows carry it themselves."""
+    checks = members.get("checks")
+    if checks is None:
+        return Result.from_json
+    if not isinstance(checks, Mapping):
+        raise ValueError("`checks` is not an object")
+
+    def read(row: Mapping[str, Any]) -> Result:
+        info = checks.get(row["check"])
+        if not isinstance(info, Mapping):
+            raise ValueError(f"result of check {row['check']!r} has no entry in `checks`")
+        return Result.from_json(row, info)
+    return read

@@ -40,9 +40,11 @@ def test_demo_scan_writes_every_report_with_all_131_recommendations(demo_report)
     assert len(ids) == 131
     statuses = {r["status"] for r in report["results"]}
     assert {"PASS", "FAIL", "WARN"} <= statuses
+    assert set(report["checks"]) == ids      # each check's title, remediation, ... once
+    for info in report["checks"].values():
+        assert info["remediation"] and info["title"] and info["cis_label"] in ("Automated", "Manual")
     for r in report["results"]:
         assert set(r["target"]) == {"kind", "name", "namespace", "node"}
-        assert r["remediation"] and r["title"]
         if r["status"] == "PASS":
             assert r["evidence"], f"PASS without evidence: {r['check']} {r['target']}"
 
