@@ -225,6 +225,8 @@ def all_in_one_config_error(nf: NodeFacts) -> str | None:
 
 def embedded_source(component: str, which: str, files: Sequence[str] = ()) -> str:
     """How the evidence names the argv of a component embedded in `which`."""
+    if which == comp.K3S_SERVER and component == comp.ETCD:
+        return f"embedded in {which}: the config file k3s writes for it (its etcd-arg values included)"
     if which in (comp.K3S_SERVER, comp.K3S_AGENT):
         where = f" ({', '.join(files)}, command line)" if files else ""
         return f"embedded in {which}: k3s built-in arguments, then its {component}-arg values{where}"
@@ -251,6 +253,13 @@ def component_instances(facts: Facts, component: str, ctx: Context | None = None
                     argv, builtin = _all_in_one_args(proc.argv, component, nf, proc.env)
                     cfg = all_in_one_config(nf, proc.argv, proc.env)
                     unknown = _unknown_builtins(component, which, nf, cfg)
+                elif component == comp.ETCD and which == comp.K3S_SERVER:
+                    # k3s with managed etcd runs it in-process from the file it writes
+                    # (pkg/daemons/executor etcd.go: ToConfigFile, embed.ConfigFromFile).
+                    cfg = all_in_one_config(nf, proc.argv, proc.env)
+                    if cfg is None or k3s.datastore(nf, cfg)[0] != "etcd":
+                        continue
+                    argv = ("etcd", f"--config-file={cfg.data_dir}/server/db/etcd/config")
                 else:
                     continue
                 nodes_with_process.add(nf.name)

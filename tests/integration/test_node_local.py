@@ -159,3 +159,15 @@ def test_k3s_without_environment_or_dropins_is_recorded_as_such(host):
     [k3s] = facts.processes
     assert k3s.env == {}
     assert facts.files["/etc/rancher/k3s/config.yaml.d"].exists is False
+
+
+def test_k3s_managed_etcd_config_and_its_files_are_collected(host):
+    root, proc = host
+    db = root / "var/lib/rancher/k3s/server/db/etcd"
+    db.mkdir(parents=True)
+    (db / "config").write_text(
+        "data-dir: /var/lib/rancher/k3s/server/db/etcd\nclient-transport-security:\n"
+        "  cert-file: /var/lib/rancher/k3s/server/tls/etcd/server-client.crt\n")
+    facts = collect_local(str(root), proc=str(proc))
+    assert "client-transport-security" in facts.contents["/var/lib/rancher/k3s/server/db/etcd/config"]
+    assert "/var/lib/rancher/k3s/server/tls/etcd/server-client.crt" in facts.files

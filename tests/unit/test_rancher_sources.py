@@ -292,3 +292,47 @@ def test_k3s_etcd_client_flags_are_error_when_the_datastore_is_not_known():
         r = _one(results, check)
         assert r.status is Status.ERROR and "datastore" in r.message, check
     assert _status(results, "1.2.15") == {Status.PASS}     # the rest of the command line is known
+
+
+# ---------------------------------------------------------------------------
+# k3s with embedded etcd (cluster-init)
+# ---------------------------------------------------------------------------
+
+def _k3s_with_etcd():
+    """k3s --cluster-init: etcd runs inside the k3s process from the config file
+    k3s writes (pkg/daemons/executor embed.go ETCD: args.ToConfigFile, then
+    embed.ConfigFromFile), as RKE2's etcd static pod reads it."""
+    facts = rancher.k3s()
+    nf = facts.nodes[0]
+    nf.contents[K3S_CONFIG] = rancher.K3S_CONFIG + "cluster-init: true\n"
+    tls = f"{rancher.K3S}/server/tls"
+    db = f"{rancher.K3S}/server/db/etcd"
+    conf = rancher.RKE2_ETCD_CONFIG.replace(rancher.RKE2, rancher.K3S)
+    del nf.files[f"{rancher.K3S}/server/db/state.db"]
+    for path, mode, kind in ((db, 0o700, "dir"), (f"{db}/config", 0o600, "file"), (f"{tls}/etcd", 0o700, "dir")):
+        nf.files[path] = FileInfo(path, exists=True, type=kind, mode=mode, uid=0, gid=0, user="root", group="root")
+    for crt in ("server-ca", "peer-ca", "client", "server-client", "peer-server-client"):
+        for ext, mode in (("crt", 0o644), ("key", 0o600)):
+            p = f"{tls}/etcd/{crt}.{ext}"
+            nf.files[p] = FileInfo(p, exists=True, type="file", mode=mode, uid=0, gid=0, user="root", group="root")
+    nf.contents[f"{db}/config"] = conf
+    return facts
+
+
+def test_k3s_embedded_etcd_is_judged_from_the_config_file_k3s_writes():
+    results = _scan(_k3s_with_etcd())
+    for check in ("2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "1.1.11", "1.2.23", "1.2.26"):
+        assert _status(results, check) == {Status.PASS}, (check, _one(results, check).message)
+    r = _one(results, "2.1")
+    assert any("k3s-server" in e.source for e in r.evidence)
+    # embedded: no pod specification file; the data dir is root's (k3s runs etcd as root).
+    for check in ("1.1.7", "1.1.8"):
+        r = _one(results, check)
+        assert r.status is Status.SKIP and "inside the k3s-server process" in r.message, check
+    assert _status(results, "1.1.12") == {Status.FAIL}
+
+
+def test_k3s_embedded_etcd_config_not_collected_is_error():
+    facts = _k3s_with_etcd()
+    del facts.nodes[0].contents[f"{rancher.K3S}/server/db/etcd/config"]
+    assert _status(_scan(facts), "2.1") == {Status.ERROR}

@@ -561,6 +561,8 @@ defaults() {
         walk $base/server/cred 2
         content $base/server/cred/encryption-config.json redact
         statf $base/server/db/etcd
+        # k3s's managed etcd runs in-process from this file (RKE2's etcd pod names it)
+        follow etcd --config-file $base/server/db/etcd/config
         statf $base/server/db/state.db
         statf $base/server/token
         listdir $base/agent
