@@ -20,7 +20,9 @@ from typing import Any, Iterable, Iterator, Mapping
 from kaudit import components as comp
 from kaudit.catalog import Check
 from kaudit.model import CLUSTER, Evidence, Facts, FileInfo, Finding, NodeFacts, Status, Target
-from kaudit.rules.flags import ComponentInstance, component_instances, effective_flag, no_instance_finding
+from kaudit.rules.flags import (ComponentInstance, all_in_one_config, component_instances, effective_flag,
+                                no_instance_finding)
+from kaudit.rules.effective import k3s
 from kaudit.rules.effective.kube_proxy import ProxyView, kube_proxy_views
 from kaudit.rules.effective.kubelet import KubeletView, effective_setting, kubelet_views
 from kaudit.rules.effective.values import UNKNOWN, get_path
@@ -290,9 +292,22 @@ def _component_paths(t: FileTarget, inst: ComponentInstance, nf: NodeFacts, spec
             t.paths.append((value, how))
         return
     if "paths" in spec:
+        if spec.get("all_in_one") == "admin_kubeconfig":
+            # k3s/RKE2 servers keep their admin credentials elsewhere (kaudit.rules.effective.k3s).
+            cfg = all_in_one_config(nf)
+            if cfg is not None and cfg.dist in ("k3s", "rke2") and _runs_server(nf):
+                if cfg.error:
+                    t.errors.append(cfg.error)
+                    return
+                t.paths.extend(k3s.admin_kubeconfigs(cfg))
+                return
         t.paths.extend((p, "CIS default path") for p in spec["paths"])
         return
     raise ValueError(f"unknown file path spec {dict(spec)}")
+
+
+def _runs_server(nf: NodeFacts) -> bool:
+    return any(comp.identify_component(p.argv) in (comp.K3S_SERVER, comp.RKE2_SERVER) for p in nf.processes)
 
 
 def _kubelet_paths(t: FileTarget, view: KubeletView, spec: Mapping[str, Any], minor: int | None) -> None:

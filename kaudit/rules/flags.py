@@ -119,6 +119,7 @@ class ComponentInstance:
     embedded_in: str | None = None    # the all-in-one process (k3s-server) running it in-process
     argv_error: str | None = None     # why the command line is not fully known (its config unreadable)
     builtin_flags: frozenset[str] = frozenset()   # flags the all-in-one process sets itself
+    unknown_flags: Mapping[str, str] = field(default_factory=dict)   # flag -> why its built-in value is unknown
 
 
 def pod_argv(pod: KObject, component: str) -> tuple[str, ...]:
@@ -162,60 +163,73 @@ def _component_container(pod: KObject, component: str) -> dict | None:
     return chosen
 
 
-def _all_in_one_argv(proc_argv: Sequence[str], component: str, nf: NodeFacts) -> tuple[str, ...]:
-    return _all_in_one_args(proc_argv, component, nf)[0]
+def _all_in_one_argv(proc_argv: Sequence[str], component: str, nf: NodeFacts,
+                     env: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    return _all_in_one_args(proc_argv, component, nf, env)[0]
 
 
-def _all_in_one_args(proc_argv: Sequence[str], component: str,
-                     nf: NodeFacts) -> tuple[tuple[str, ...], frozenset[str]]:
-    """(argv, the flags in it that are the distribution's own). k3s embeds the components: their flags are `--kube-apiserver-arg=k=v`
-    on the command line or `kube-apiserver-arg:` lists in config.yaml, over
-    k3s's own built-in arguments (kaudit.rules.effective.k3s)."""
+def all_in_one_config(nf: NodeFacts, proc_argv: Sequence[str] | None = None,
+                      env: Mapping[str, str] | None = None) -> k3s.DistConfig | None:
+    """The k3s/RKE2 settings of the all-in-one process on `nf` (the one given,
+    else the first the node runs), or None when there is none."""
+    if proc_argv is None:
+        proc = next((p for p in nf.processes if comp.identify_component(p.argv) in comp.ALL_IN_ONE), None)
+        if proc is None:
+            return None
+        proc_argv, env = proc.argv, proc.env
+    which = comp.identify_component(proc_argv)
+    if which not in comp.ALL_IN_ONE:
+        return None
+    return k3s.load_config(nf, which, parse_flags(proc_argv).values, env)
+
+
+def _all_in_one_args(proc_argv: Sequence[str], component: str, nf: NodeFacts,
+                     env: Mapping[str, str] | None = None) -> tuple[tuple[str, ...], frozenset[str]]:
+    """(argv, the flags in it that are the distribution's own). k3s embeds the
+    components: their flags are the `kube-apiserver-arg` values of config.yaml,
+    its drop-ins and the command line, over k3s's own built-in arguments
+    (kaudit.rules.effective.k3s)."""
     key = f"{component.removeprefix('kube-')}-arg" if component != comp.ETCD else "etcd-arg"
     key = {"apiserver-arg": "kube-apiserver-arg", "controller-manager-arg": "kube-controller-manager-arg",
            "scheduler-arg": "kube-scheduler-arg", "proxy-arg": "kube-proxy-arg"}.get(key, key)
-    user_args: list[str] = []
-    options: dict[str, object] = {}
-    for path in ALL_IN_ONE_CONFIGS:
-        text = nf.contents.get(path)
-        if not text:
-            continue
-        from kaudit.rules.nodefiles import parse_yaml_mapping   # local: only k3s/RKE2 nodes need it
-        cfg, _why = parse_yaml_mapping(text, path)
-        options.update(cfg or {})
-        vals = cfg.get(key) if cfg else None
-        for v in ([vals] if isinstance(vals, str) else vals or []):
-            user_args.append(str(v))
-    flags = parse_flags(proc_argv)
-    user_args.extend(flags.values.get(key, ()))
-    options.update({name: flags.get(name) for name in flags.values})
+    cfg = all_in_one_config(nf, proc_argv, env)
+    user_args = list(cfg.lists.get(key, ())) if cfg is not None else []
     if comp.identify_component(proc_argv) in (comp.K3S_SERVER, comp.K3S_AGENT):
-        return k3s.embedded_args(component, user_args, options)
+        storage = None
+        if component == comp.APISERVER and cfg is not None:
+            storage = k3s.storage_args(k3s.datastore(nf, cfg)[0], cfg.options)
+        return k3s.embedded_args(component, user_args, cfg.options if cfg else {}, nf.hostname or nf.name,
+                                 storage)
     return tuple([component] + ["--" + a for a in user_args]), frozenset()
 
 
-ALL_IN_ONE_CONFIGS = ("/etc/rancher/k3s/config.yaml", "/etc/rancher/rke2/config.yaml")
+def _unknown_builtins(component: str, which: str, nf: NodeFacts, cfg: k3s.DistConfig | None) -> dict[str, str]:
+    """Built-in arguments of an embedded component that depend on what kaudit
+    could not establish: the API server's storage flags follow k3s's datastore."""
+    if component != comp.APISERVER or which != comp.K3S_SERVER or cfg is None or cfg.error:
+        return {}
+    kind, why = k3s.datastore(nf, cfg)
+    if k3s.storage_args(kind, cfg.options) is not None:
+        return {}
+    why = why or "its --datastore-endpoint was not collected (K3S_DATASTORE_ENDPOINT is kept only as set)"
+    return {f: f"k3s's datastore, which decides --{f}, is not known: {why}" for f in k3s.STORAGE_FLAGS}
 
 
 def all_in_one_config_error(nf: NodeFacts) -> str | None:
-    """Why a k3s/RKE2 config.yaml (which carries the components' `kube-*-arg`
-    values) could not be used, or None. An absent file is no error: it is optional."""
-    from kaudit.rules.nodefiles import parse_yaml_mapping   # local: only k3s/RKE2 nodes need it
-    for path in ALL_IN_ONE_CONFIGS:
-        if path in nf.content_errors:
-            return f"{path}: {nf.content_errors[path]}"
-        text = nf.contents.get(path)
-        if text:
-            _cfg, why = parse_yaml_mapping(text, path)
-            if why:
-                return why
-    return None
+    """Why the k3s/RKE2 configuration (config.yaml and its drop-ins, which
+    carry the components' `kube-*-arg` values) could not be used, or None. An
+    absent file is no error: it is optional."""
+    cfg = all_in_one_config(nf)
+    return cfg.error if cfg is not None else None
 
 
-def embedded_source(component: str, which: str) -> str:
+def embedded_source(component: str, which: str, files: Sequence[str] = ()) -> str:
     """How the evidence names the argv of a component embedded in `which`."""
+    if which == comp.K3S_SERVER and component == comp.ETCD:
+        return f"embedded in {which}: the config file k3s writes for it (its etcd-arg values included)"
     if which in (comp.K3S_SERVER, comp.K3S_AGENT):
-        return f"embedded in {which}: k3s built-in arguments, then its {component}-arg values"
+        where = f" ({', '.join(files)}, command line)" if files else ""
+        return f"embedded in {which}: k3s built-in arguments, then its {component}-arg values{where}"
     return f"embedded in {which}"
 
 
@@ -231,10 +245,21 @@ def component_instances(facts: Facts, component: str, ctx: Context | None = None
             for proc in nf.processes:
                 which = comp.identify_component(proc.argv)
                 builtin: frozenset[str] = frozenset()
+                cfg = None
+                unknown: dict[str, str] = {}
                 if which == component:
                     argv = proc.argv
                 elif which in comp.ALL_IN_ONE and component in comp.EMBEDDED.get(which, ()):
-                    argv, builtin = _all_in_one_args(proc.argv, component, nf)
+                    argv, builtin = _all_in_one_args(proc.argv, component, nf, proc.env)
+                    cfg = all_in_one_config(nf, proc.argv, proc.env)
+                    unknown = _unknown_builtins(component, which, nf, cfg)
+                elif component == comp.ETCD and which == comp.K3S_SERVER:
+                    # k3s with managed etcd runs it in-process from the file it writes
+                    # (pkg/daemons/executor etcd.go: ToConfigFile, embed.ConfigFromFile).
+                    cfg = all_in_one_config(nf, proc.argv, proc.env)
+                    if cfg is None or k3s.datastore(nf, cfg)[0] != "etcd":
+                        continue
+                    argv = ("etcd", f"--config-file={cfg.data_dir}/server/db/etcd/config")
                 else:
                     continue
                 nodes_with_process.add(nf.name)
@@ -242,11 +267,12 @@ def component_instances(facts: Facts, component: str, ctx: Context | None = None
                     component=component, node=nf.name,
                     target=Target(kind="Node", name=nf.name, node=nf.name),
                     source=f"process {component} (pid {proc.pid}) on node {nf.name}"
-                           + (f" {embedded_source(component, which)}" if which != component else ""),
+                           + (f" {embedded_source(component, which, cfg.files if cfg else ())}"
+                              if which != component else ""),
                     argv=tuple(argv), flags=parse_flags(argv), env=proc.env, node_facts=nf,
                     embedded_in=which if which != component else None,
-                    argv_error=all_in_one_config_error(nf) if which != component else None,
-                    builtin_flags=builtin)
+                    argv_error=(cfg.error if cfg else None) if which != component else None,
+                    builtin_flags=builtin, unknown_flags=unknown)
                 out.append(inst)
                 break  # one instance per node
         for pod in facts.cluster.of_kind(POD):
@@ -299,7 +325,39 @@ def no_instance_finding(facts: Facts, component: str) -> Finding:
         reasons.append(f"{len(unreachable)} node(s) could not be reached: {', '.join(unreachable[:5])}")
     if facts.cluster.source in ("api", "manifests", "demo") and not missing:
         reasons.append("no kube-system static pod runs it")
+    if component == comp.ETCD:
+        sqlite, why_not = _sqlite_instead_of_etcd(facts)
+        if sqlite:
+            return Finding(Status.SKIP, CLUSTER, f"not applicable: {sqlite}",
+                           (Evidence("datastore", "kine/SQLite", "k3s configuration and data dir", note=sqlite),))
+        if why_not:
+            reasons.append(why_not)
     return Finding(Status.ERROR, CLUSTER, f"no {component} found: " + "; ".join(reasons))
+
+
+def _sqlite_instead_of_etcd(facts: Facts) -> tuple[str | None, str | None]:
+    """(why etcd is not used at all: k3s on kine/SQLite, positively
+    established on every k3s server; or None and why that is not established,
+    None when no k3s server was seen)."""
+    servers = [n for n in facts.nodes if not n.unreachable
+               and any(comp.identify_component(p.argv) == comp.K3S_SERVER for p in n.processes)]
+    if not servers:
+        return None, None
+    if any(n.unreachable for n in facts.nodes):
+        return None, "a node that could not be inspected may run etcd"
+    etcd_nodes = [o.name for o in facts.cluster.of_kind("Node")
+                  if k3s.truthy((o.labels or {}).get("node-role.kubernetes.io/etcd"))]
+    if etcd_nodes:
+        return None, f"node(s) labelled with the etcd role: {', '.join(etcd_nodes[:5])}"
+    established = []
+    for nf in servers:
+        cfg = all_in_one_config(nf)
+        assert cfg is not None
+        sqlite, why_not = k3s.sqlite_datastore(nf, cfg)
+        if not sqlite:
+            return None, f"k3s's datastore is not known to be SQLite: {why_not}"
+        established.append(sqlite)
+    return "; ".join(established), None
 
 
 # ---------------------------------------------------------------------------
@@ -333,6 +391,8 @@ def effective_flag(inst: ComponentInstance, flag: str, minor: int | None) -> Fla
         resolved = scheduler.effective_scheduler_flag(inst, flag, minor)
         if resolved is not None:
             return resolved
+    if flag in inst.unknown_flags and not inst.flags.has(flag):
+        return FlagValue(f"--{flag}", None, "unknown", inst.unknown_flags[flag])
     if inst.flags.has(flag):
         note = (f"{inst.embedded_in}'s built-in argument (no {inst.component}-arg sets it)"
                 if flag in inst.builtin_flags else None)
@@ -514,6 +574,11 @@ def evaluate_flag_rule(check: Check, rule: Mapping[str, Any], facts: Facts, ctx:
         if inst.argv_error:
             yield argv_unknown_finding(inst)
             continue
+        if rule.get("etcd_client"):
+            local = _local_storage(inst, minor)
+            if local is not None:
+                yield local
+                continue
         ok, evidence = _test_instance(rule["test"], inst, minor)
         summary = describe(evidence)
         if ok is None:
@@ -528,6 +593,21 @@ def evaluate_flag_rule(check: Check, rule: Mapping[str, Any], facts: Facts, ctx:
         else:
             status, message = Status.FAIL, summary
         yield Finding(status, inst.target, message, tuple(evidence))
+
+
+def _local_storage(inst: ComponentInstance, minor: int | None) -> Finding | None:
+    """SKIP for the etcd client checks when the API server's storage is only
+    local unix sockets (k3s's kine): no TLS is spoken there, so there is no
+    etcd client certificate or CA to set."""
+    fv = effective_flag(inst, "etcd-servers", minor)
+    servers = split_list(fv.value) if fv.origin == "flag" else []
+    if not servers or not all(s.startswith("unix://") for s in servers):
+        return None
+    ev = Evidence("--etcd-servers", fv.value, inst.source, note=fv.note)
+    return Finding(Status.SKIP, inst.target,
+                   f"not applicable: the API server's storage is the local socket --etcd-servers={fv.value} "
+                   "(kine), not an etcd reached over the network: there is no etcd client certificate or CA "
+                   "to set", (ev,))
 
 
 def describe(evidence: Sequence[Evidence]) -> str:

@@ -121,3 +121,53 @@ def test_collector_is_fast_here():
     started = time.monotonic()
     collect_local("/")
     assert time.monotonic() - started < 2.0
+
+
+def test_k3s_config_dropins_datastore_and_environment_are_collected(host):
+    # What kaudit needs to resolve k3s as k3s does: config.yaml.d/*.yaml|*.yml
+    # (pkg/configfilearg), server/db/state.db and the K3S_* variables that pick
+    # the datastore (pkg/cluster/managed.go); the endpoint's value and the token never leave.
+    root, proc = host
+    d = root / "etc/rancher/k3s/config.yaml.d"
+    d.mkdir()
+    (d / "10-a.yaml").write_text("kube-apiserver-arg+:\n  - profiling=true\n")
+    (d / "20-b.YML").write_text("write-kubeconfig-mode: '0644'\n")
+    (d / "30-c.yaml.bak").write_text("ignored: true\n")
+    (root / "var/lib/rancher/k3s/server/db").mkdir(parents=True)
+    (root / "var/lib/rancher/k3s/server/db/state.db").write_bytes(b"SQLite format 3\0")
+    (proc / "99/environ").write_bytes(
+        b"PATH=/usr/bin\0K3S_TOKEN=TOPSECRET\0K3S_DATASTORE_ENDPOINT=postgres://u:PASSWORD@db/k3s\0"
+        b"K3S_CLUSTER_INIT=true\0K3S_KUBECONFIG_MODE=644\0")
+    facts = collect_local(str(root), proc=str(proc))
+    base = "/etc/rancher/k3s/config.yaml.d"
+    assert facts.contents[f"{base}/10-a.yaml"] == "kube-apiserver-arg+:\n  - profiling=true\n"
+    assert f"{base}/20-b.YML" in facts.contents
+    assert f"{base}/30-c.yaml.bak" in facts.files and f"{base}/30-c.yaml.bak" not in facts.contents
+    assert facts.files["/var/lib/rancher/k3s/server/db/state.db"].exists
+    assert not facts.files["/var/lib/rancher/k3s/server/db/etcd"].exists
+    [k3s] = facts.processes
+    assert k3s.env == {"K3S_DATASTORE_ENDPOINT": "<redacted by kaudit>", "K3S_CLUSTER_INIT": "true",
+                       "K3S_KUBECONFIG_MODE": "644"}
+    everything = json.dumps(facts.to_json())
+    assert "TOPSECRET" not in everything and "PASSWORD" not in everything
+
+
+def test_k3s_without_environment_or_dropins_is_recorded_as_such(host):
+    root, proc = host
+    (proc / "99/environ").write_bytes(b"PATH=/usr/bin\0")
+    facts = collect_local(str(root), proc=str(proc))
+    [k3s] = facts.processes
+    assert k3s.env == {}
+    assert facts.files["/etc/rancher/k3s/config.yaml.d"].exists is False
+
+
+def test_k3s_managed_etcd_config_and_its_files_are_collected(host):
+    root, proc = host
+    db = root / "var/lib/rancher/k3s/server/db/etcd"
+    db.mkdir(parents=True)
+    (db / "config").write_text(
+        "data-dir: /var/lib/rancher/k3s/server/db/etcd\nclient-transport-security:\n"
+        "  cert-file: /var/lib/rancher/k3s/server/tls/etcd/server-client.crt\n")
+    facts = collect_local(str(root), proc=str(proc))
+    assert "client-transport-security" in facts.contents["/var/lib/rancher/k3s/server/db/etcd/config"]
+    assert "/var/lib/rancher/k3s/server/tls/etcd/server-client.crt" in facts.files

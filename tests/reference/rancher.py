@@ -9,19 +9,39 @@ GetArgsList: a user value replaces k3s's). /proc shows none of it. State under
 /var/lib/rancher/k3s/server (tls/, cred/, db/); kine over SQLite by default.
 
 RKE2 (rancher/rke2): the control plane and kube-proxy run as static pods from
-/var/lib/rancher/rke2/agent/pod-manifests (pkg/staticpod: written 0600, the
-flags in `args` after `command: [<component>]`); etcd reads
+/var/lib/rancher/rke2/agent/pod-manifests (pkg/staticpod: written 0600 under
+`profile: cis`, 0644 without; the flags in `args` after
+`command: [<component>]`); etcd reads
 /var/lib/rancher/rke2/server/db/etcd/config (--config-file, written by k3s's
 pkg/etcd); the kubelet is a child process of `rke2 server` with its flags on
 the command line. `profile: cis` in /etc/rancher/rke2/config.yaml applies
 RKE2's CIS hardening (docs.rke2.io/security/hardening_guide): etcd runs as
 and owns its data dir as the etcd user, PSA "restricted" via rke2-pss.yaml.
-RKE2 enables audit logging (/etc/rancher/rke2/audit-policy.yaml) and secrets
-encryption by default (docs.rke2.io/security/secrets_encryption).
+RKE2 always enables secrets encryption (rke2.go sets secrets-encryption);
+`profile: cis` (or --audit-policy-file) turns on audit logging with
+/etc/rancher/rke2/audit-policy.yaml, which RKE2 writes, when absent, as a
+policy that logs nothing (one rule, level None).
 
 These layouts are of the releases before k3s/RKE2 moved the kubelet's
-settings into a kubelet.conf.d drop-in: the kubelet's flags are on its
-command line.
+settings into a kubelet.conf.d drop-in (k3s v1.32, k3s-io/k3s#2116): the
+kubelet's flags are on its command line.
+
+Sources, per fact below:
+- RKE2: rancher/rke2 tag v1.28.15+rke2r1, commit
+  96bb2a62fad8cb938a1761286b1d896623ac7014: pkg/podexecutor/staticpod.go
+  (the arguments RKE2 adds per static pod, the kubelet's extra arguments, the
+  default audit policy), pkg/rke2/rke2.go (secrets-encryption always on,
+  profile: cis), pkg/rke2/psa.go (rke2-pss.yaml, 0600), pkg/staticpod/
+  staticpod.go (manifests 0600 under profile: cis, else 0644),
+  pkg/cli/defaults/defaults.go, pkg/logging/logging.go (klog flags are taken
+  off the kubelet's command line). Its go.mod pins k3s
+  v1.28.15-0.20241016053552-63bfb1936862 (k3s-io/k3s release-1.28).
+- k3s: read in k3s-io/k3s (pkg/daemons/control/server.go,
+  pkg/cli/server/server.go, pkg/util/args.go GetArgs, pkg/configfilearg/
+  parser.go, pkg/cluster/managed.go assignManagedDriver); the stored copies
+  could not be pinned to 63bfb1936862 itself, so only what those files share
+  with the release-1.28 command lines RKE2's CIS self-assessment guides show
+  (rancher/rke2-docs docs/security/cis_self_assessment*.md) is used.
 """
 from __future__ import annotations
 
@@ -137,13 +157,20 @@ def k3s_node(config: str = K3S_CONFIG) -> NodeFacts:
     for kc in ("admin", "controller", "scheduler", "api-server", "supervisor"):
         files.append(_f(f"{K3S}/server/cred/{kc}.kubeconfig", 0o600))
     files.append(_f(f"{K3S}/server/cred/encryption-config.json", 0o600))
-    # kine/SQLite, not etcd: no etcd data dir (1.1.11/1.1.12, section 2 do not apply).
+    # kine/SQLite, not etcd (pkg/cluster/managed.go assignManagedDriver: no
+    # initialized etcd data dir, no cluster-init, no server to join, no
+    # datastore-endpoint): kine keeps the cluster in server/db/state.db
+    # (created by SQLite with its default 0644 less the umask; not judged).
     files.append(FileInfo(f"{K3S}/server/db/etcd", exists=False))
+    files.append(_f(f"{K3S}/server/db/state.db", 0o644))
+    # no config.yaml.d drop-in directory (pkg/configfilearg dotDFiles)
+    files.append(FileInfo("/etc/rancher/k3s/config.yaml.d", exists=False))
     present = {f.path: f for f in files}
     return NodeFacts(
         name=K3S_NODE, roles=("control-plane",), hostname=K3S_NODE, transport="saved",
-        # install.sh's unit: ExecStart=/usr/local/bin/k3s server
-        processes=(ProcessInfo(1210, ("/usr/local/bin/k3s", "server")),),
+        # install.sh's unit: ExecStart=/usr/local/bin/k3s server; no K3S_*
+        # variable the collector keeps (datastore, cluster-init, join URL ...)
+        processes=(ProcessInfo(1210, ("/usr/local/bin/k3s", "server"), env={}),),
         files={**_missing_defaults(present), **present},
         contents={"/etc/rancher/k3s/config.yaml": config,
                   f"{K3S}/server/audit.yaml": K3S_AUDIT_POLICY,
@@ -189,7 +216,8 @@ RKE2_ARGS = {
         f"--etcd-keyfile={TLS}/etcd/client.key", "--etcd-servers=https://127.0.0.1:2379",
         f"--kubelet-certificate-authority={TLS}/server-ca.crt",
         f"--kubelet-client-certificate={TLS}/client-kube-apiserver.crt",
-        f"--kubelet-client-key={TLS}/client-kube-apiserver.key", "--profiling=false",
+        f"--kubelet-client-key={TLS}/client-kube-apiserver.key",
+        "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname", "--profiling=false",
         f"--proxy-client-cert-file={TLS}/client-auth-proxy.crt", f"--proxy-client-key-file={TLS}/client-auth-proxy.key",
         "--requestheader-allowed-names=system:auth-proxy", f"--requestheader-client-ca-file={TLS}/request-header-ca.crt",
         "--requestheader-extra-headers-prefix=X-Remote-Extra-", "--requestheader-group-headers=X-Remote-Group",
@@ -201,7 +229,10 @@ RKE2_ARGS = {
         "--storage-backend=etcd3", f"--tls-cert-file={TLS}/serving-kube-apiserver.crt",
         f"--tls-cipher-suites={RKE2_CIPHERS}", f"--tls-private-key-file={TLS}/serving-kube-apiserver.key",
     ],
+    # staticpod.go ControllerManager prepends these to k3s's arguments
     "kube-controller-manager": [
+        "--flex-volume-plugin-dir=/var/lib/kubelet/volumeplugins", "--terminated-pod-gc-threshold=1000",
+        "--permit-port-sharing=true",
         "--allocate-node-cidrs=true", f"--authentication-kubeconfig={RKE2}/server/cred/controller.kubeconfig",
         f"--authorization-kubeconfig={RKE2}/server/cred/controller.kubeconfig", "--bind-address=127.0.0.1",
         f"--cluster-cidr=10.42.0.0/16", f"--cluster-signing-kube-apiserver-client-cert-file={TLS}/client-ca.nochain.crt",
@@ -215,6 +246,7 @@ RKE2_ARGS = {
         "--use-service-account-credentials=true",
     ],
     "kube-scheduler": [
+        "--permit-port-sharing=true",     # staticpod.go Scheduler
         f"--authentication-kubeconfig={RKE2}/server/cred/scheduler.kubeconfig",
         f"--authorization-kubeconfig={RKE2}/server/cred/scheduler.kubeconfig", "--bind-address=127.0.0.1",
         f"--kubeconfig={RKE2}/server/cred/scheduler.kubeconfig", "--profiling=false", "--secure-port=10259",
@@ -255,8 +287,12 @@ peer-transport-security:
 snapshot-count: 10000
 """
 
+# staticpod.go Kubelet: its three extra arguments first, then k3s's; the klog
+# flags RKE2's defaults add (stderrthreshold, log-file, ...) are taken off by
+# logging.ExtractFromArgs and never reach the kubelet's command line.
 RKE2_KUBELET_ARGV = (
-    f"{RKE2}/data/v1.28.15-rke2r1-0a1b2c3d4e5f/bin/kubelet", "--address=0.0.0.0", "--alsologtostderr=false",
+    f"{RKE2}/data/v1.28.15-rke2r1-0a1b2c3d4e5f/bin/kubelet", "--volume-plugin-dir=/var/lib/kubelet/volumeplugins",
+    "--file-check-frequency=5s", "--sync-frequency=30s", "--address=0.0.0.0",
     "--anonymous-auth=false", "--authentication-token-webhook=true", "--authorization-mode=Webhook",
     "--cgroup-driver=systemd", f"--client-ca-file={RKE2}/agent/client-ca.crt", "--cloud-provider=external",
     "--cluster-dns=10.43.0.10", "--cluster-domain=cluster.local",
@@ -267,7 +303,7 @@ RKE2_KUBELET_ARGV = (
     f"--kubeconfig={RKE2}/agent/kubelet.kubeconfig", f"--node-ip={IP}", "--node-labels=",
     "--pod-infra-container-image=index.docker.io/rancher/mirrored-pause:3.6",
     f"--pod-manifest-path={MANIFESTS}", "--protect-kernel-defaults=true", "--read-only-port=0",
-    "--resolv-conf=/etc/resolv.conf", "--serialize-image-pulls=false", "--stderrthreshold=FATAL",
+    "--resolv-conf=/etc/resolv.conf", "--serialize-image-pulls=false",
     f"--tls-cert-file={RKE2}/agent/serving-kubelet.crt", f"--tls-private-key-file={RKE2}/agent/serving-kubelet.key",
 )
 
@@ -290,6 +326,7 @@ def rke2_static_pod(component: str, node: str | None = None) -> dict:
 def rke2_node() -> NodeFacts:
     files = [
         _f("/etc/rancher/rke2", 0o755, "dir"), _f("/etc/rancher/rke2/config.yaml", 0o600),
+        FileInfo("/etc/rancher/rke2/config.yaml.d", exists=False),
         _f("/etc/rancher/rke2/rke2.yaml", 0o600), _f("/etc/rancher/rke2/audit-policy.yaml", 0o600),
         _f("/etc/rancher/rke2/rke2-pss.yaml", 0o600),
         _f(MANIFESTS, 0o700, "dir"),
@@ -314,10 +351,12 @@ def rke2_node() -> NodeFacts:
                     '{"kind":"EncryptionConfiguration","apiVersion":"apiserver.config.k8s.io/v1","resources":'
                     '[{"resources":["secrets"],"providers":[{"aescbc":{"keys":[{"name":"aescbckey",'
                     '"secret":"<redacted by kaudit>"}]}},{"identity":{}}]}]}',
-                # RKE2's default policy (pkg/rke2 defaultAuditPolicy): metadata for everything.
+                # RKE2's default policy (staticpod.go writeDefaultPolicyFile, written
+                # 0600 when absent under profile: cis): one rule, level None.
                 "/etc/rancher/rke2/audit-policy.yaml":
-                    "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n"}
-    procs = [ProcessInfo(900, ("/usr/local/bin/rke2", "server")), ProcessInfo(950, RKE2_KUBELET_ARGV)]
+                    "apiVersion: audit.k8s.io/v1\nkind: Policy\nmetadata:\n  creationTimestamp: null\n"
+                    "rules:\n- level: None\n"}
+    procs = [ProcessInfo(900, ("/usr/local/bin/rke2", "server"), env={}), ProcessInfo(950, RKE2_KUBELET_ARGV)]
     pid = 1000
     for comp in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy"):
         path = f"{MANIFESTS}/{comp}.yaml"

@@ -270,6 +270,19 @@ confdir() {
     done
 }
 
+# yamldir HOSTDIR: a k3s/RKE2 config drop-in directory (config.yaml.d): its
+# listing, and the contents of its *.yaml / *.yml files (k3s reads those,
+# case-insensitively, in name order; pkg/configfilearg dotDFiles).
+yamldir() {
+    walk "$1" 1
+    yd=$R$1
+    [ -d "$yd" ] && [ -r "$yd" ] && [ -x "$yd" ] || return 0
+    for ye in "$yd"/* "$yd"/.[!.]* "$yd"/..?*; do
+        [ -f "$ye" ] || continue
+        case $ye in *.[yY][aA][mM][lL]|*.[yY][mM][lL]) content "${ye#"$R"}" ;; esac
+    done
+}
+
 # ---------------------------------------------------------------------------
 # Flags that name files
 # ---------------------------------------------------------------------------
@@ -296,6 +309,7 @@ follow() {
     case $2 in
         --config|--config-file)
             content "$fv"
+            case $1 in k3s-*|rke2-*) yamldir "$fv.d" ;; esac
             case $1 in
                 kubelet) KUBELET_CONFIG=$fv ;;
                 kube-scheduler|etcd) config_paths "$1" "$fv" ;;
@@ -417,6 +431,30 @@ $eall
 EOF
 }
 
+# dist_env PID: the K3S_*/RKE2_* variables that decide k3s's datastore and
+# config file (kaudit.rules.effective.k3s ENV_OPTIONS), as an ENV record. The
+# datastore endpoint travels only as set (it may hold a password); the token
+# and every other variable never leave the node.
+dist_env() {
+    ef=$P/$1/environ
+    if [ ! -r "$ef" ]; then
+        printf 'ENVERR %s ' "$1"; tok "permission denied"; printf '\n'; return 0
+    fi
+    eh=$(tr '\n\000' '\001\n' < "$ef" 2>/dev/null | while IFS= read -r el; do
+            case $el in
+                K3S_DATASTORE_ENDPOINT=?*|RKE2_DATASTORE_ENDPOINT=?*)
+                    printf '%s=<redacted by kaudit>\n' "${el%%=*}" ;;
+                K3S_CLUSTER_INIT=*|K3S_URL=*|K3S_DATA_DIR=*|K3S_KUBECONFIG_OUTPUT=*|K3S_KUBECONFIG_MODE=*|\
+                K3S_NODE_NAME=*|K3S_CONFIG_FILE=*|RKE2_CLUSTER_INIT=*|RKE2_URL=*|RKE2_DATA_DIR=*|\
+                RKE2_KUBECONFIG_OUTPUT=*|RKE2_KUBECONFIG_MODE=*|RKE2_NODE_NAME=*|RKE2_CONFIG_FILE=*)
+                    printf '%s\n' "$el" ;;
+            esac
+        done | od -An -v -tx1)
+    printf 'ENV %s %%' "$1"
+    printf '%s' "$eh" | tr -d ' \n'
+    printf '\n'
+}
+
 process() {
     pd=${1%/cmdline}
     pid=${pd##*/}
@@ -438,6 +476,7 @@ process() {
     follow_argv "$pc" "$pargs"
     FPID=
     [ "$pc" = etcd ] && etcd_env "$pid"
+    case $pc in k3s-*|rke2-*) dist_env "$pid" ;; esac
 }
 
 processes() {
@@ -515,12 +554,16 @@ defaults() {
     for dist in k3s rke2; do
         [ -d "$R/etc/rancher/$dist" ] || [ -d "$R/var/lib/rancher/$dist" ] || continue
         content /etc/rancher/$dist/config.yaml
+        yamldir /etc/rancher/$dist/config.yaml.d
         statf /etc/rancher/$dist/$dist.yaml
         base=/var/lib/rancher/$dist
         walk $base/server/tls 4
         walk $base/server/cred 2
         content $base/server/cred/encryption-config.json redact
         statf $base/server/db/etcd
+        # k3s's managed etcd runs in-process from this file (RKE2's etcd pod names it)
+        follow etcd --config-file $base/server/db/etcd/config
+        statf $base/server/db/state.db
         statf $base/server/token
         listdir $base/agent
         manifests $base/agent/pod-manifests

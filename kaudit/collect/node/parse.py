@@ -17,6 +17,7 @@ from typing import Iterable, Mapping
 
 from kaudit import components
 from kaudit.model import FileInfo, NodeFacts, ProcessInfo
+from kaudit.rules.effective import k3s
 
 RECORD_MAGIC = "KAUDIT-NODE"
 RECORD_VERSION = "1"
@@ -85,10 +86,17 @@ def split_argv(data: bytes) -> tuple[str, ...]:
     return tuple(_text(a) for a in data.split(b"\0"))
 
 
+# The k3s/RKE2 variables kept (kaudit.rules.effective.k3s ENV_OPTIONS); the
+# datastore endpoint only as set.
+_DIST_ENV = frozenset(f"{d}_{n}" for d in ("K3S", "RKE2") for n in k3s.ENV_OPTIONS)
+_REDACTED_ENV = frozenset(("K3S_DATASTORE_ENDPOINT", "RKE2_DATASTORE_ENDPOINT"))
+
+
 def split_env(data: bytes) -> dict[str, str]:
-    """ENV record payload -> ETCD_* variables. Entries are newline-separated,
-    a newline inside a value travels as \\x01. Anything not ETCD_* is dropped
-    even if a (modified) collector sent it."""
+    """ENV record payload -> ETCD_* variables, and the K3S_*/RKE2_* ones that
+    decide k3s's datastore and config. Entries are newline-separated, a
+    newline inside a value travels as \\x01. Anything else is dropped, and the
+    datastore endpoint's value replaced, even if a (modified) collector sent it."""
     env: dict[str, str] = {}
     for entry in data.split(b"\n"):
         if not entry:
@@ -97,6 +105,8 @@ def split_env(data: bytes) -> dict[str, str]:
         name, sep, value = text.partition("=")
         if sep and name.startswith("ETCD_"):
             env[name] = value
+        elif sep and name in _DIST_ENV:
+            env[name] = "<redacted by kaudit>" if name in _REDACTED_ENV and value else value
     return env
 
 

@@ -142,7 +142,7 @@ def find_process(nf: NodeFacts, component: str) -> RunningProcess | None:
         if which == component:
             return RunningProcess(p.argv, f"process {component} (pid {p.pid}) on node {nf.name}", p.pid)
         if which in comp.ALL_IN_ONE and component in comp.EMBEDDED.get(which, ()):
-            return RunningProcess(_all_in_one_argv(p.argv, component, nf),
+            return RunningProcess(_all_in_one_argv(p.argv, component, nf, p.env),
                                   f"{component} {embedded_source(component, which)} (pid {p.pid}) on node {nf.name}", p.pid,
                                   embedded=True)
     return None
