@@ -30,12 +30,13 @@ from kaudit.report.common import (SEVERITY_ORDER, STATUS_ORDER, Score, check_sor
                                   section_title, severity_rank, status_rank, target_label,
                                   top_section, visible, worst_status)
 from kaudit.report.diff import ReportDiff, diff_reports, not_comparable
-from kaudit.score import BenchmarkScore, Tally, benchmark_score
+from kaudit.score import BenchmarkScore, Recommendation, Tally, benchmark_score, recommendations
 from kaudit.resources import data_dir
 
 # Truncation limits: what the HTML shows; report.json always has everything.
 MAX_ROWS_PER_CHECK = 40        # non-PASS targets shown in full per recommendation
-MAX_PASS_NAMES = 25            # PASS targets named per recommendation
+MAX_PASS_NAMES = 25            # PASS rows (with their evidence) per recommendation
+MAX_GROUPED_PASS_NAMES = 200   # targets named under a PASS that stands for many (issue 15)
 MAX_EVIDENCE_PER_RESULT = 12
 MAX_TEXT = 1500                # characters of one cluster-supplied value
 MAX_LIMIT_GROUPS = 300         # (status, check, reason) groups in "Limits of the audit"
@@ -101,6 +102,18 @@ class RowGroup:
 
 
 @dataclass(slots=True)
+class PassRow:
+    """A PASS result; for one that stands for many targets, the first names of them."""
+    result: Result
+    names: list[str]                # labels of the targets it names, capped
+    more: int                       # how many more it names (all in report.json)
+
+    @property
+    def count(self) -> int:
+        return len(self.result.passed)
+
+
+@dataclass(slots=True)
 class CheckView:
     id: str
     title: str
@@ -110,14 +123,15 @@ class CheckView:
     automated: bool
     severity: str
     remediation: str
-    counts: dict[str, int]
-    total: int
+    counts: dict[str, int]          # status -> targets (a grouped PASS counts each target it names)
+    total: int                      # targets judged
     worst: Status
     groups: list[RowGroup]
     rows_hidden: int
-    pass_names: list[str]
+    pass_names: list[str]           # the first passing targets, grouped passes expanded
     pass_hidden: int
-    pass_rows: list[Result]         # the PASS targets named, with their evidence (shown collapsed)
+    pass_rows: list[PassRow]        # the PASS results, with their evidence (shown collapsed)
+    pass_rows_hidden: int           # passing targets of the PASS results not among pass_rows
     statuses: str                   # "FAIL PASS" (for the filter script)
     waivers: list[Mapping[str, Any]]
     pass_rate: str = ""             # "12 of 14 targets pass (85.7%)"
@@ -215,7 +229,8 @@ def _group_label(r: Result) -> str:
 
 def _check_view(results: list[Result], max_rows: int = MAX_ROWS_PER_CHECK) -> CheckView:
     first = results[0]
-    counts = Counter(r.status.value for r in results)
+    rec = recommendations(results)[first.check]
+    counts = rec.counts
     not_passed = sorted((r for r in results if r.status is not Status.PASS), key=_row_sort_key)
     shown = not_passed[:max_rows]
     groups: list[RowGroup] = []
@@ -225,6 +240,13 @@ def _check_view(results: list[Result], max_rows: int = MAX_ROWS_PER_CHECK) -> Ch
             groups.append(RowGroup(label=label, rows=[]))
         groups[-1].rows.append(r)
     passed = sorted((r for r in results if r.status is Status.PASS), key=_row_sort_key)
+    pass_names: list[str] = []
+    for r in passed:
+        for t in (r.passed or (r.target,)):
+            if len(pass_names) >= MAX_PASS_NAMES:
+                break
+            pass_names.append(target_label(t))
+    pass_targets = counts.get(Status.PASS.value, 0)
     waivers: dict[str, Mapping[str, Any]] = {}
     for r in results:
         if r.waiver is not None:
@@ -235,22 +257,28 @@ def _check_view(results: list[Result], max_rows: int = MAX_ROWS_PER_CHECK) -> Ch
         cis_label=first.cis_label, automated=first.automated, severity=first.severity,
         remediation=first.remediation,
         counts={s.value: counts.get(s.value, 0) for s in STATUS_ORDER if counts.get(s.value)},
-        total=len(results), worst=worst, groups=groups,
+        total=sum(counts.values()), worst=worst, groups=groups,
         rows_hidden=len(not_passed) - len(shown),
-        pass_names=[target_label(r.target) for r in passed[:MAX_PASS_NAMES]],
-        pass_rows=passed[:MAX_PASS_NAMES],
-        pass_hidden=max(len(passed) - MAX_PASS_NAMES, 0),
+        pass_names=pass_names,
+        pass_rows=[_pass_row(r) for r in passed[:MAX_PASS_NAMES]],
+        pass_rows_hidden=sum(r.targets_judged for r in passed[MAX_PASS_NAMES:]),
+        pass_hidden=max(pass_targets - len(pass_names), 0),
         statuses=" ".join(s.value for s in STATUS_ORDER if counts.get(s.value)),
         waivers=list(waivers.values()),
-        pass_rate=_pass_rate(counts.get(Status.PASS.value, 0), counts.get(Status.FAIL.value, 0)),
+        pass_rate=_pass_rate(rec),
     )
 
 
-def _pass_rate(passed: int, failed: int) -> str:
-    decided = passed + failed
+def _pass_row(r: Result, limit: int = MAX_GROUPED_PASS_NAMES) -> PassRow:
+    names = [target_label(t) for t in r.passed[:limit]]
+    return PassRow(result=r, names=names, more=len(r.passed) - len(names))
+
+
+def _pass_rate(rec: Recommendation) -> str:
+    passed, decided = rec.targets_passed, rec.targets_passed + rec.targets_failed
     if not decided:
         return "no target decided"
-    return f"{passed:,} of {decided:,} decided target{'s' if decided != 1 else ''} pass ({100.0 * passed / decided:.1f}%)"
+    return f"{passed:,} of {decided:,} decided target{'s' if decided != 1 else ''} pass ({rec.pass_rate:.1f}%)"
 
 
 def _limits(results: Iterable[Result]) -> tuple[list[LimitGroup], int]:
