@@ -328,7 +328,9 @@ def _trend(previous: Report, current: Report) -> TrendView:
     d: ReportDiff = diff_reports(previous, current)
     cats = [("new", "New failures", d.new), ("regressed", "Regressed", d.regressed),
             ("fixed", "Fixed", d.fixed), ("removed", "Failing target no longer present", d.removed),
-            ("unlisted", "No longer failing, not listed (fixed or gone)", d.unlisted),
+            ("unjudged", "Failing before, not judged now (check not run, undecided, or target left out)",
+             d.unjudged),
+            ("unlisted", "No longer failing, not listed (fixed or gone; previous-format report)", d.unlisted),
             ("still", "Still failing", d.still_failing), ("changed", "Other status changes", d.changed)]
     return TrendView(previous_started=previous.scan.started, previous_score=previous.benchmark_score(),
                      categories=[(k, t, len(e), e[:MAX_TREND_ROWS]) for k, t, e in cats])

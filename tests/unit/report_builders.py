@@ -43,9 +43,11 @@ def scan(**overrides) -> ScanInfo:
     return ScanInfo(**values)
 
 
-def report(results: list[Result], **scan_overrides) -> Report:
-    return Report(tool={"name": "kaudit", "version": "0.1.0"}, scan=scan(**scan_overrides),
-                  results=results)
+def report(results: list[Result], schema_version: str | None = None, **scan_overrides) -> Report:
+    rep = Report(tool={"name": "kaudit", "version": "0.1.0"}, scan=scan(**scan_overrides), results=results)
+    if schema_version is not None:
+        rep.schema_version = schema_version
+    return rep
 
 
 def hostile_report() -> Report:
