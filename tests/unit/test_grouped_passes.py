@@ -151,3 +151,22 @@ def test_every_target_is_judged_once_per_check_across_the_demo_cluster():
     twice = [k for k, n in seen.items() if n > 1]
     assert twice == []
     assert sum(1 for r in results if r.passed) >= 10      # section 5 lists its passes
+
+
+def test_token_mount_evidence_is_one_item_when_only_the_per_pod_volume_name_differs():
+    """The admission plugin names each pod's token volume kube-api-access-<random>."""
+    from tests.unit.section5_helpers import make_workload, owner
+
+    def spec(suffix):
+        app = container()
+        app["volumeMounts"] = [{"name": f"kube-api-access-{suffix}", "mountPath": "/var/run/secrets/token"}]
+        return pod_spec(app, sa=None, automountServiceAccountToken=False, volumes=[{
+            "name": f"kube-api-access-{suffix}",
+            "projected": {"sources": [{"serviceAccountToken": {"path": "token"}}]}}])
+    dep = make_workload("Deployment", "web", "shop", spec("tmpl0"))
+    rs = make_workload("ReplicaSet", "web-1", "shop", spec("tmpl0"), owners=[owner(dep)])
+    pods = [make_pod(f"web-1-{i}", "shop", spec(f"p{i}x9z"), owners=[owner(rs)]) for i in range(6)]
+    results = run("5.1.6", facts_of(make_namespace("shop"), make_sa("default", "shop"), dep, rs, *pods))
+    fail = next(r for r in results if r.status is Status.FAIL)
+    assert len(fail.evidence) == 1
+    assert fail.evidence[0].source == "pod template and 6 running pod(s), e.g. pod web-1-0"

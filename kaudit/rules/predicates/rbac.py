@@ -9,6 +9,7 @@ always shown in a PASS line of their own, never dropped.
 """
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from typing import Any, Iterable, Mapping
 
@@ -440,6 +441,7 @@ def _token_mounted(t, sa_obj) -> bool:
 # The volume the ServiceAccount admission plugin adds when a token is automounted
 # (plugin/pkg/admission/serviceaccount: "kube-api-access-" + random suffix).
 _AUTOMOUNT_VOLUME_PREFIX = "kube-api-access-"
+_PER_POD_VOLUME = re.compile(re.escape(_AUTOMOUNT_VOLUME_PREFIX) + r"[a-z0-9]+")
 
 
 def token_mount_reasons(spec: Mapping[str, Any], sa_obj, sa_unknown: bool = False) -> list[str]:
@@ -522,13 +524,15 @@ def token_mounts(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Con
         reason = ("the default ServiceAccount is not meant to be used by workloads" if sa_name == "default"
                   else f"ServiceAccount {sa_name} has no RBAC binding, so the token grants it nothing it needs")
         # One item per way the token gets there, naming where it was seen once
-        # (the template and N running pods), as 5.2.x does.
-        wheres: dict[str, list[str]] = {}
+        # (the template and N running pods), as 5.2.x does; the admission
+        # plugin's volume name differs per pod, so it does not split the item.
+        ways: dict[str, tuple[str, list[str]]] = {}
         for where, how in mounts:
-            wheres.setdefault(how, []).append(where)
+            ways.setdefault(_PER_POD_VOLUME.sub(_AUTOMOUNT_VOLUME_PREFIX + "*", how), (how, []))[1].append(where)
         ev = [Evidence(f"{t.label()}: {how}", "token mounted", where_seen(ws),
-                       expected="no token: automountServiceAccountToken: false and no projected token volume")
-              for how, ws in wheres.items()]
+                       expected="no token: automountServiceAccountToken: false and no projected token volume",
+                       note=None if len(ws) < 2 or how == key else "volume name differs per pod; first shown")
+              for key, (how, ws) in ways.items()]
         explicit = next((how for _, how in mounts if how.startswith("explicit projected")), None)
         how_mounted = f" through an {explicit.split(' (')[0]}, despite automountServiceAccountToken: false" \
             if explicit and "does not stop it" in explicit else ""
