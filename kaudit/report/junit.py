@@ -50,15 +50,19 @@ def _duration(started: str, finished: str) -> float:
         return 0.0
 
 
-# Full remediation text on this many test cases per check, then a pointer: at
-# 150,000 pods the same paragraph thousands of times was a fifth of junit.xml.
+# The check's title and remediation are written on this many test cases per
+# check, and once per check in the suite's properties (check.<id>.title,
+# check.<id>.remediation): at 150,000 pods the same paragraph on every case
+# was a fifth of junit.xml.
 REMEDIATION_REPEAT = 20
 
 
 def _details(r: Result, full_remediation: bool = True) -> str:
     # The test case's name is the check and target, its element the status and
-    # its message attribute the finding: the body does not repeat them.
-    lines = [f"{r.check} {r.title}"]
+    # its message attribute the finding: the body does not repeat them. The
+    # check's title and remediation are its suite's properties; the first
+    # cases of each check repeat them for a reader who opens one case.
+    lines = [f"{r.check} {r.title}"] if full_remediation else []
     if r.evidence:
         lines.append("Evidence:")
         # Observations from one source against one expectation (the sample pods
@@ -82,9 +86,6 @@ def _details(r: Result, full_remediation: bool = True) -> str:
                      + (f" [{w.ticket}]" if w.ticket else ""))
     if r.remediation and full_remediation:
         lines.append(f"Remediation: {r.remediation}")
-    elif r.remediation:
-        lines.append(f"Remediation: as in the first {REMEDIATION_REPEAT} test cases of {r.check} "
-                     f"(and in report.json)")
     return "\n".join(lines)
 
 
@@ -143,6 +144,14 @@ class JunitFormatter(Formatter):
                 ET.SubElement(props, "property", name="section_title", value=xml_text(title))
             for name, value in score_props:
                 ET.SubElement(props, "property", name=name, value=xml_text(value))
+            described: set[str] = set()
+            for r in results:       # each check's title and remediation, once
+                if r.check not in described:
+                    described.add(r.check)
+                    ET.SubElement(props, "property", name=xml_text(f"check.{r.check}.title"),
+                                  value=xml_text(r.title))
+                    ET.SubElement(props, "property", name=xml_text(f"check.{r.check}.remediation"),
+                                  value=xml_text(r.remediation))
             counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
             seen: dict[str, int] = {}
             detailed: dict[str, int] = {}   # check -> bodies written with the full remediation
@@ -172,7 +181,7 @@ class JunitFormatter(Formatter):
                     # count here, the names in report.json (a case per target
                     # would make junit.xml grow with the cluster).
                     out = ET.SubElement(case, "system-out")
-                    out.text = xml_text(f"{r.check} {r.title}\n{r.message}\n{len(r.passed):,} targets pass; "
+                    out.text = xml_text(f"{r.message}\n{len(r.passed):,} targets pass; "
                                         "report.json names each of them (passed_targets)")
                 elif r.status in (Status.WARN, Status.SKIP, Status.WAIVED):
                     counts["skipped"] += 1

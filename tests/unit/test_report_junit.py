@@ -96,15 +96,24 @@ def test_junit_does_not_repeat_what_the_test_case_already_says_at_scale():
     from kaudit.model import Status, Target
     from kaudit.report.junit import REMEDIATION_REPEAT, JunitFormatter
     from tests.unit.report_builders import report, result
+    from kaudit.model import Evidence
     rs = [result("5.2.2", Status.FAIL, target=Target("Pod", f"p{i:03d}", namespace="ns"),
-                 message=f"pod p{i:03d} is privileged") for i in range(200)]
+                 message=f"pod p{i:03d} is privileged",
+                 evidence=(Evidence("securityContext.privileged", "true", f"pod ns/p{i:03d}"),))
+          for i in range(200)]
     root = ET.fromstring(JunitFormatter().render(report(rs)))
     failures = list(root.iter("failure"))
     assert len(failures) == 200
     full = [f for f in failures if "Remediation: Set --anonymous-auth=false." in f.text]
     assert len(full) == REMEDIATION_REPEAT
-    assert all("Remediation:" in f.text for f in failures)          # every case says where it is
+    assert all(f.text.startswith("5.2.2 ") for f in full)             # with the check's title
+    assert all("Remediation" not in f.text and f.text.startswith("Evidence:") for f in failures[REMEDIATION_REPEAT:])
     assert all(f.get("message") not in f.text for f in failures)    # the finding is the message attribute
+    # each check's title and remediation are in its suite's properties, once
+    props = {p.get("name"): p.get("value") for p in root.iter("property")}
+    assert props["check.5.2.2.remediation"] == "Set --anonymous-auth=false."
+    assert props["check.5.2.2.title"] == rs[0].title
+    assert sum(1 for p in root.iter("property") if p.get("name") == "check.5.2.2.title") == 1
 
 
 def test_junit_names_a_shared_source_and_expectation_once():
