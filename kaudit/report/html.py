@@ -24,7 +24,7 @@ from typing import Any, Iterable, Mapping
 import jinja2
 from markupsafe import Markup
 
-from kaudit.model import Report, Result, Status
+from kaudit.model import Report, Result, Status, Target
 from kaudit.report import Formatter
 from kaudit.report.common import (SEVERITY_ORDER, STATUS_ORDER, Score, check_sort_key, clip,
                                   section_title, severity_rank, status_rank, target_label,
@@ -242,7 +242,7 @@ def _check_view(results: list[Result], max_rows: int = MAX_ROWS_PER_CHECK) -> Ch
     passed = sorted((r for r in results if r.status is Status.PASS), key=_row_sort_key)
     pass_names: list[str] = []
     for r in passed:
-        for t in (r.passed or (r.target,)):
+        for t in (_ordered(r.passed) if r.passed else (r.target,)):
             if len(pass_names) >= MAX_PASS_NAMES:
                 break
             pass_names.append(target_label(t))
@@ -269,8 +269,15 @@ def _check_view(results: list[Result], max_rows: int = MAX_ROWS_PER_CHECK) -> Ch
     )
 
 
+def _ordered(targets: Iterable[Target]) -> list[Target]:
+    """Targets in a fixed order: report.json groups a passed list by kind and
+    namespace, so the order it was written in does not survive a round trip
+    (`kaudit render` must reproduce the page byte for byte)."""
+    return sorted(targets, key=lambda t: (t.kind, t.namespace or "", t.name))
+
+
 def _pass_row(r: Result, limit: int = MAX_GROUPED_PASS_NAMES) -> PassRow:
-    names = [target_label(t) for t in r.passed[:limit]]
+    names = [target_label(t) for t in _ordered(r.passed)[:limit]]
     return PassRow(result=r, names=names, more=len(r.passed) - len(names))
 
 

@@ -290,3 +290,13 @@ def test_passing_targets_show_the_evidence_of_why_they_passed_collapsed():
     assert "with the evidence of why" in passed
     assert "process kube-apiserver (pid 8) on cp-1" in passed and "--anonymous-auth is false" in passed
     assert '<details class="passed" open' not in html          # collapsed: PASS is not the news
+
+
+def test_a_grouped_pass_renders_the_same_after_a_round_trip_through_report_json(tmp_path):
+    """report.json groups passed targets by kind and namespace; `kaudit render` must still reproduce the page."""
+    from kaudit.report.json import JsonFormatter, load_report
+    passed = (Target("Deployment", "z", "b"), Target("CronJob", "y", "a"), Target("Deployment", "x", "a"))
+    rep = report([result("5.4.1", Status.PASS, Target("Cluster", "cluster"), passed=passed)])
+    path = tmp_path / "report.json"
+    path.write_bytes(JsonFormatter().render(rep))
+    assert render(load_report(path)) == render(rep)
