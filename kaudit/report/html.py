@@ -36,7 +36,7 @@ from kaudit.resources import data_dir
 # Truncation limits: what the HTML shows; report.json always has everything.
 MAX_ROWS_PER_CHECK = 40        # non-PASS targets shown in full per recommendation
 MAX_PASS_NAMES = 25            # PASS rows (with their evidence) per recommendation
-MAX_GROUPED_PASS_NAMES = 200   # targets named under a PASS that stands for many (issue 15)
+MAX_GROUPED_PASS_NAMES = 100   # targets named under a PASS that stands for many (issue 15)
 MAX_EVIDENCE_PER_RESULT = 12
 MAX_TEXT = 1500                # characters of one cluster-supplied value
 MAX_LIMIT_GROUPS = 300         # (status, check, reason) groups in "Limits of the audit"
@@ -103,10 +103,16 @@ class RowGroup:
 
 @dataclass(slots=True)
 class PassRow:
-    """A PASS result; for one that stands for many targets, the first names of them."""
+    """A PASS result; for one that stands for many targets, the first of them,
+    by kind and namespace ("Deployment shop": ["api", "web"])."""
     result: Result
-    names: list[str]                # labels of the targets it names, capped
+    groups: list[tuple[str, list[str]]]   # (kind and namespace, names), capped
     more: int                       # how many more it names (all in report.json)
+
+    @property
+    def names_text(self) -> str:
+        """One line: "Deployment shop: api, web; CronJob shop: nightly" (plain text, escaped on output)."""
+        return "; ".join(f"{head}: {', '.join(names)}" for head, names in self.groups)
 
     @property
     def count(self) -> int:
@@ -277,8 +283,14 @@ def _ordered(targets: Iterable[Target]) -> list[Target]:
 
 
 def _pass_row(r: Result, limit: int = MAX_GROUPED_PASS_NAMES) -> PassRow:
-    names = [target_label(t) for t in _ordered(r.passed)[:limit]]
-    return PassRow(result=r, names=names, more=len(r.passed) - len(names))
+    shown = _ordered(r.passed)[:limit]
+    groups: list[tuple[str, list[str]]] = []
+    for t in shown:
+        head = f"{t.kind} {t.namespace}" if t.namespace else t.kind
+        if not groups or groups[-1][0] != head:
+            groups.append((head, []))
+        groups[-1][1].append(t.name)
+    return PassRow(result=r, groups=groups, more=len(r.passed) - len(shown))
 
 
 def _pass_rate(rec: Recommendation) -> str:

@@ -106,8 +106,11 @@ def _passing_workloads(judged: _Judged, control: str, what_ok: str, left_out: fr
     ))
 
 
-def _expected_line(judged: _Judged, message: str) -> Finding:
-    return Finding(Status.PASS, CLUSTER, message, capped(judged.expected), passed=tuple(judged.expected_targets))
+def _expected_line(judged: _Judged, message: str, complete: bool) -> Finding:
+    """The control-plane static pods that do this by design; named as passing
+    only when every pod and workload kind was collected (as the others)."""
+    return Finding(Status.PASS, CLUSTER, message, capped(judged.expected),
+                   passed=tuple(judged.expected_targets) if complete else ())
 
 
 def _seccomp_default_nodes(facts: Facts) -> tuple[set[str], bool]:
@@ -204,7 +207,8 @@ def pod_security(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Con
     findings.extend(judged_wl.fails)
     if judged_wl.expected:
         findings.append(_expected_line(judged_wl, f"control-plane static pods do this by design "
-                                       f"({CONTROL_TEXT[control]}): expected, shown for review"))
+                                       f"({CONTROL_TEXT[control]}): expected, shown for review",
+                                       not cluster.missing(*POD_KINDS)))
     if not cluster.missing(*POD_KINDS):
         # the workloads judged beside their namespaces: each passing one named
         passing = _passing_workloads(judged_wl, control,
@@ -300,7 +304,7 @@ def _workload_check(facts: Facts, ctx: Context, control: str, what_ok: str,
     findings.extend(more)
     if judged.expected:
         findings.append(_expected_line(judged, "control-plane static pods: expected for "
-                                       f"{CONTROL_TEXT[control]}, shown for review"))
+                                       f"{CONTROL_TEXT[control]}, shown for review", not cluster.missing(*POD_KINDS)))
     if not cluster.missing(*POD_KINDS):
         passing = _passing_workloads(judged, control, what_ok, frozenset(f.target for f in more))
         if passing is not None:
