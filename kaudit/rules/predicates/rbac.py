@@ -266,9 +266,9 @@ def cluster_admin(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Co
     others = _distinct_targets(plain, taken) if complete else []
     if others:
         findings.append(grouped_pass(others, len(taken), ("binding", "bindings"),
-                                     "they bind neither cluster-admin nor a role equivalent to it", (
-            Evidence("roleRef of each listed binding", "not cluster-admin, and not every verb on every "
-                     "resource in every API group", "RoleBindings and ClusterRoleBindings, roles resolved "
+                                     "none grants cluster-admin, or a role equivalent to it, to any subject", (
+            Evidence("subjects each listed binding gives cluster-admin, or every verb on every resource in "
+                     "every API group", "none", "RoleBindings and ClusterRoleBindings, roles resolved "
                      "(aggregation included)", expected="cluster-admin only where required"),
             Evidence("bindings examined", f"{len(idx.bindings):,}", "RBAC",
                      note=f"{bad_count:,} grant cluster-admin; {len(system):,} only to Kubernetes' own "
