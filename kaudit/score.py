@@ -29,7 +29,7 @@ class Recommendation:
     check: str
     cis_label: str                   # "Automated" | "Manual"
     outcome: str                     # one of OUTCOMES
-    counts: Mapping[str, int]        # status value -> results
+    counts: Mapping[str, int]        # status value -> targets (a grouped PASS counts each target it names)
 
     @property
     def targets_passed(self) -> int:
@@ -60,7 +60,10 @@ def outcome_of(statuses: Iterable[Status]) -> str:
 
 
 def recommendations(results: Iterable[Result]) -> dict[str, Recommendation]:
-    """check id -> its outcome, in the order the checks first appear."""
+    """check id -> its outcome, in the order the checks first appear.
+
+    Counts are of targets: a PASS that names the many targets it judged
+    (Result.passed) counts each of them, so a pass rate over targets is true."""
     counts: dict[str, dict[str, int]] = {}
     labels: dict[str, str] = {}
     for r in results:
@@ -68,7 +71,7 @@ def recommendations(results: Iterable[Result]) -> dict[str, Recommendation]:
         if c is None:
             c = counts[r.check] = {}
             labels[r.check] = r.cis_label
-        c[r.status.value] = c.get(r.status.value, 0) + 1
+        c[r.status.value] = c.get(r.status.value, 0) + r.targets_judged
     return {cid: Recommendation(check=cid, cis_label=labels[cid],
                                 outcome=outcome_of(Status(s) for s in c), counts=c)
             for cid, c in counts.items()}

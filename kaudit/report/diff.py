@@ -1,7 +1,21 @@
 """Compare two reports: what is new, fixed, regressed and still failing.
 
 Results are matched by check id + Target.key(), the same identity JUnit test
-names and waivers use, so a trend survives re-ordering of results.
+names and waivers use, so a trend survives re-ordering of results. Each
+target a PASS names in `passed` (a PASS that stands for many targets) is a
+PASS row of its own here, on either side.
+
+A target that failed before and has no result now is:
+- fixed, when a PASS names it now;
+- removed (the target is gone), when the new report lists every target
+  (schema 2.0 and later), the check was evaluated in it and could decide
+  (no ERROR on the whole cluster), and nothing in the new report names the
+  target at all;
+- not judged now, otherwise under schema 2.0: the check did not run, could
+  not decide, or left the target out (a namespace now without workloads is
+  not judged by 5.2, yet still exists);
+- unlisted, when the new report is of schema 1.0, which summarised some
+  checks' passes: fixed or gone, it cannot tell.
 """
 from __future__ import annotations
 
@@ -33,15 +47,18 @@ class ReportDiff:
     regressed: list[DiffEntry] = field(default_factory=list)      # FAIL now, something else before
     fixed: list[DiffEntry] = field(default_factory=list)          # FAIL before, PASS now
     removed: list[DiffEntry] = field(default_factory=list)        # FAIL before, target gone now
-    # FAIL before, no result now, and the new report lists no passing target of
-    # that kind for the check (it summarises passes): fixed or gone, unknown which.
+    # FAIL before, no result now, though the check did not run or could not
+    # decide, or the target is still named in the new report (see module doc).
+    unjudged: list[DiffEntry] = field(default_factory=list)
+    # FAIL before, no result now, and the new report (schema 1.0) lists no
+    # passing target of that kind for the check: fixed or gone, unknown which.
     unlisted: list[DiffEntry] = field(default_factory=list)
     still_failing: list[DiffEntry] = field(default_factory=list)  # FAIL before and now
     changed: list[DiffEntry] = field(default_factory=list)        # any other status change
 
     def is_empty(self) -> bool:
-        return not (self.new or self.regressed or self.fixed or self.removed or self.unlisted
-                    or self.changed)
+        return not (self.new or self.regressed or self.fixed or self.removed or self.unjudged
+                    or self.unlisted or self.changed)
 
 
 def not_comparable(old: Report, new: Report) -> str | None:
@@ -63,16 +80,45 @@ def not_comparable(old: Report, new: Report) -> str | None:
     return None
 
 
-def _entry(old: Result | None, new: Result | None) -> DiffEntry:
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """One (check, target) of a report: a result, or a target its PASS names."""
+    status: Status
+    result: Result
+    target: Target
+
+
+def _rows(report: Report) -> dict[tuple[str, str], _Row]:
+    """(check, target key) -> row. A result's own row wins over a name in a
+    passed list (a well-formed report never has both)."""
+    out: dict[tuple[str, str], _Row] = {}
+    for r in report.results:
+        for t in r.passed:
+            out[(r.check, t.key())] = _Row(Status.PASS, r, t)
+    for r in report.results:
+        out[result_key(r)] = _Row(r.status, r, r.target)
+    return out
+
+
+def _entry(old: _Row | None, new: _Row | None) -> DiffEntry:
     ref = new or old
     assert ref is not None
-    return DiffEntry(check=ref.check, title=ref.title, severity=ref.severity, target=ref.target,
-                     old_status=old.status if old else None, new_status=new.status if new else None)
+    return DiffEntry(check=ref.result.check, title=ref.result.title, severity=ref.result.severity,
+                     target=ref.target, old_status=old.status if old else None,
+                     new_status=new.status if new else None)
+
+
+def lists_every_target(report: Report) -> bool:
+    """Schema 2.0 on: every target a check judged has a row or is in a passed list."""
+    try:
+        return int(str(report.schema_version).split(".", 1)[0]) >= 2
+    except ValueError:
+        return False
 
 
 def diff_reports(old: Report, new: Report) -> ReportDiff:
-    old_by = {result_key(r): r for r in old.results}
-    new_by = {result_key(r): r for r in new.results}
+    old_by = _rows(old)
+    new_by = _rows(new)
     d = ReportDiff()
     for key, n in new_by.items():
         o = old_by.get(key)
@@ -89,17 +135,28 @@ def diff_reports(old: Report, new: Report) -> ReportDiff:
             # FAIL -> WAIVED / ERROR is deliberately not "fixed": the risk is
             # accepted or unknown, not gone.
             d.changed.append(_entry(o, n))
-    # "Target gone" only where the new report lists this check's passing targets
-    # of that kind one by one; a check that summarises its passes cannot tell.
-    listed_passes = {(r.check, r.target.kind) for r in new.results
-                     if r.status is Status.PASS and r.target.kind != "Cluster"}
-    for key, o in old_by.items():
-        if key not in new_by and o.status is Status.FAIL:
-            if (o.check, o.target.kind) in listed_passes:
+    gone = [(key, o) for key, o in old_by.items() if key not in new_by and o.status is Status.FAIL]
+    if gone and lists_every_target(new):
+        evaluated = {r.check for r in new.results}
+        undecided = {r.check for r in new.results if r.status is Status.ERROR and r.target.kind == "Cluster"}
+        named = {target_key for _, target_key in new_by}
+        for (check, target_key), o in gone:
+            if check in evaluated and check not in undecided and target_key not in named:
+                d.removed.append(_entry(o, None))
+            else:
+                d.unjudged.append(_entry(o, None))
+    elif gone:
+        # Schema 1.0: "target gone" only where the new report lists this check's
+        # passing targets of that kind one by one; a check that summarises its
+        # passes cannot tell.
+        listed_passes = {(r.check, r.target.kind) for r in new.results
+                         if r.status is Status.PASS and r.target.kind != "Cluster"}
+        for (check, _), o in gone:
+            if (check, o.target.kind) in listed_passes:
                 d.removed.append(_entry(o, None))
             else:
                 d.unlisted.append(_entry(o, None))
-    for bucket in (d.new, d.regressed, d.fixed, d.removed, d.unlisted, d.still_failing, d.changed):
+    for bucket in (d.new, d.regressed, d.fixed, d.removed, d.unjudged, d.unlisted, d.still_failing, d.changed):
         bucket.sort(key=lambda e: (severity_rank(e.severity), check_sort_key(e.check), e.target.key()))
     return d
 
@@ -111,8 +168,10 @@ def format_diff(d: ReportDiff, limit: int = 50) -> str:
         ("Regressed (failing now, not before)", d.regressed),
         ("Fixed (failing before, passing now)", d.fixed),
         ("Resolved by removal (failing before, target gone)", d.removed),
-        ("No longer failing, not listed (fixed or gone: passing targets of the check are not listed)",
-         d.unlisted),
+        ("Not judged now (failing before; this time the check did not run, could not decide, or left "
+         "the target out, which this report still names)", d.unjudged),
+        ("No longer failing, not listed (fixed or gone: the new report, of schema 1.0, does not list "
+         "passing targets of the check)", d.unlisted),
         ("Still failing", d.still_failing),
         ("Other status changes", d.changed),
     )

@@ -24,18 +24,19 @@ from typing import Any, Iterable, Mapping
 import jinja2
 from markupsafe import Markup
 
-from kaudit.model import Report, Result, Status
+from kaudit.model import Report, Result, Status, Target
 from kaudit.report import Formatter
 from kaudit.report.common import (SEVERITY_ORDER, STATUS_ORDER, Score, check_sort_key, clip,
                                   section_title, severity_rank, status_rank, target_label,
                                   top_section, visible, worst_status)
 from kaudit.report.diff import ReportDiff, diff_reports, not_comparable
-from kaudit.score import BenchmarkScore, Tally, benchmark_score
+from kaudit.score import BenchmarkScore, Recommendation, Tally, benchmark_score, recommendations
 from kaudit.resources import data_dir
 
 # Truncation limits: what the HTML shows; report.json always has everything.
 MAX_ROWS_PER_CHECK = 40        # non-PASS targets shown in full per recommendation
-MAX_PASS_NAMES = 25            # PASS targets named per recommendation
+MAX_PASS_NAMES = 25            # PASS rows (with their evidence) per recommendation
+MAX_GROUPED_PASS_NAMES = 100   # targets named under a PASS that stands for many (issue 15)
 MAX_EVIDENCE_PER_RESULT = 12
 MAX_TEXT = 1500                # characters of one cluster-supplied value
 MAX_LIMIT_GROUPS = 300         # (status, check, reason) groups in "Limits of the audit"
@@ -101,6 +102,24 @@ class RowGroup:
 
 
 @dataclass(slots=True)
+class PassRow:
+    """A PASS result; for one that stands for many targets, the first of them,
+    by kind and namespace ("Deployment shop": ["api", "web"])."""
+    result: Result
+    groups: list[tuple[str, list[str]]]   # (kind and namespace, names), capped
+    more: int                       # how many more it names (all in report.json)
+
+    @property
+    def names_text(self) -> str:
+        """One line: "Deployment shop: api, web; CronJob shop: nightly" (plain text, escaped on output)."""
+        return "; ".join(f"{head}: {', '.join(names)}" for head, names in self.groups)
+
+    @property
+    def count(self) -> int:
+        return len(self.result.passed)
+
+
+@dataclass(slots=True)
 class CheckView:
     id: str
     title: str
@@ -110,14 +129,15 @@ class CheckView:
     automated: bool
     severity: str
     remediation: str
-    counts: dict[str, int]
-    total: int
+    counts: dict[str, int]          # status -> targets (a grouped PASS counts each target it names)
+    total: int                      # targets judged
     worst: Status
     groups: list[RowGroup]
     rows_hidden: int
-    pass_names: list[str]
+    pass_names: list[str]           # the first passing targets, grouped passes expanded
     pass_hidden: int
-    pass_rows: list[Result]         # the PASS targets named, with their evidence (shown collapsed)
+    pass_rows: list[PassRow]        # the PASS results, with their evidence (shown collapsed)
+    pass_rows_hidden: int           # passing targets of the PASS results not among pass_rows
     statuses: str                   # "FAIL PASS" (for the filter script)
     waivers: list[Mapping[str, Any]]
     pass_rate: str = ""             # "12 of 14 targets pass (85.7%)"
@@ -215,7 +235,8 @@ def _group_label(r: Result) -> str:
 
 def _check_view(results: list[Result], max_rows: int = MAX_ROWS_PER_CHECK) -> CheckView:
     first = results[0]
-    counts = Counter(r.status.value for r in results)
+    rec = recommendations(results)[first.check]
+    counts = rec.counts
     not_passed = sorted((r for r in results if r.status is not Status.PASS), key=_row_sort_key)
     shown = not_passed[:max_rows]
     groups: list[RowGroup] = []
@@ -225,6 +246,13 @@ def _check_view(results: list[Result], max_rows: int = MAX_ROWS_PER_CHECK) -> Ch
             groups.append(RowGroup(label=label, rows=[]))
         groups[-1].rows.append(r)
     passed = sorted((r for r in results if r.status is Status.PASS), key=_row_sort_key)
+    pass_names: list[str] = []
+    for r in passed:
+        for t in (_ordered(r.passed) if r.passed else (r.target,)):
+            if len(pass_names) >= MAX_PASS_NAMES:
+                break
+            pass_names.append(target_label(t))
+    pass_targets = counts.get(Status.PASS.value, 0)
     waivers: dict[str, Mapping[str, Any]] = {}
     for r in results:
         if r.waiver is not None:
@@ -235,22 +263,41 @@ def _check_view(results: list[Result], max_rows: int = MAX_ROWS_PER_CHECK) -> Ch
         cis_label=first.cis_label, automated=first.automated, severity=first.severity,
         remediation=first.remediation,
         counts={s.value: counts.get(s.value, 0) for s in STATUS_ORDER if counts.get(s.value)},
-        total=len(results), worst=worst, groups=groups,
+        total=sum(counts.values()), worst=worst, groups=groups,
         rows_hidden=len(not_passed) - len(shown),
-        pass_names=[target_label(r.target) for r in passed[:MAX_PASS_NAMES]],
-        pass_rows=passed[:MAX_PASS_NAMES],
-        pass_hidden=max(len(passed) - MAX_PASS_NAMES, 0),
+        pass_names=pass_names,
+        pass_rows=[_pass_row(r) for r in passed[:MAX_PASS_NAMES]],
+        pass_rows_hidden=sum(r.targets_judged for r in passed[MAX_PASS_NAMES:]),
+        pass_hidden=max(pass_targets - len(pass_names), 0),
         statuses=" ".join(s.value for s in STATUS_ORDER if counts.get(s.value)),
         waivers=list(waivers.values()),
-        pass_rate=_pass_rate(counts.get(Status.PASS.value, 0), counts.get(Status.FAIL.value, 0)),
+        pass_rate=_pass_rate(rec),
     )
 
 
-def _pass_rate(passed: int, failed: int) -> str:
-    decided = passed + failed
+def _ordered(targets: Iterable[Target]) -> list[Target]:
+    """Targets in a fixed order: report.json groups a passed list by kind and
+    namespace, so the order it was written in does not survive a round trip
+    (`kaudit render` must reproduce the page byte for byte)."""
+    return sorted(targets, key=lambda t: (t.kind, t.namespace or "", t.name))
+
+
+def _pass_row(r: Result, limit: int = MAX_GROUPED_PASS_NAMES) -> PassRow:
+    shown = _ordered(r.passed)[:limit]
+    groups: list[tuple[str, list[str]]] = []
+    for t in shown:
+        head = f"{t.kind} {t.namespace}" if t.namespace else t.kind
+        if not groups or groups[-1][0] != head:
+            groups.append((head, []))
+        groups[-1][1].append(t.name)
+    return PassRow(result=r, groups=groups, more=len(r.passed) - len(shown))
+
+
+def _pass_rate(rec: Recommendation) -> str:
+    passed, decided = rec.targets_passed, rec.targets_passed + rec.targets_failed
     if not decided:
         return "no target decided"
-    return f"{passed:,} of {decided:,} decided target{'s' if decided != 1 else ''} pass ({100.0 * passed / decided:.1f}%)"
+    return f"{passed:,} of {decided:,} decided target{'s' if decided != 1 else ''} pass ({rec.pass_rate:.1f}%)"
 
 
 def _limits(results: Iterable[Result]) -> tuple[list[LimitGroup], int]:
@@ -300,7 +347,9 @@ def _trend(previous: Report, current: Report) -> TrendView:
     d: ReportDiff = diff_reports(previous, current)
     cats = [("new", "New failures", d.new), ("regressed", "Regressed", d.regressed),
             ("fixed", "Fixed", d.fixed), ("removed", "Failing target no longer present", d.removed),
-            ("unlisted", "No longer failing, not listed (fixed or gone)", d.unlisted),
+            ("unjudged", "Failing before, not judged now (check not run, undecided, or target left out)",
+             d.unjudged),
+            ("unlisted", "No longer failing, not listed (fixed or gone; previous-format report)", d.unlisted),
             ("still", "Still failing", d.still_failing), ("changed", "Other status changes", d.changed)]
     return TrendView(previous_started=previous.scan.started, previous_score=previous.benchmark_score(),
                      categories=[(k, t, len(e), e[:MAX_TREND_ROWS]) for k, t, e in cats])

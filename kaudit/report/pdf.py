@@ -9,7 +9,9 @@ split. Two editions:
 - `findings` (default): cover, summary, trend, node matrix, every non-PASS
   result with its evidence and remediation, limits, waivers, and a one-line
   index of the recommendations that passed;
-- `full`: the same plus the PASS targets and their evidence.
+- `full`: the same plus the PASS results and their evidence; a PASS that
+  stands for many targets names the first PDF_PASS_NAMES of them (the
+  findings edition gives their count).
 
 Safe by construction: every cluster string is escaped by the same jinja
 environment as the HTML; cluster strings reach the running header through
@@ -25,7 +27,7 @@ from markupsafe import Markup
 
 from kaudit.model import Report, Result, Status
 from kaudit.report import Formatter
-from kaudit.report.html import (Matrix, MatrixRow, ReportView, _environment, build_view)
+from kaudit.report.html import (Matrix, MatrixRow, PassRow, ReportView, _environment, _pass_row, build_view)
 from kaudit.resources import data_dir
 
 EDITIONS = ("findings", "full")
@@ -36,7 +38,8 @@ PDF_EVIDENCE_ROWS = 2            # ... of which the first ones carry their evide
 PDF_EVIDENCE_PER_RESULT = 6
 PDF_MATRIX_COLUMNS = 14          # node-matrix columns per page-wide table
 PDF_MATRIX_ROWS = 40             # distinct node profiles per matrix
-PDF_PASS_ROWS = 25               # PASS targets with evidence per recommendation (full edition)
+PDF_PASS_ROWS = 25               # PASS results with evidence per recommendation (full edition)
+PDF_PASS_NAMES = 100             # targets named under a PASS that stands for many (full edition)
 
 
 class PdfUnavailable(RuntimeError):
@@ -127,13 +130,13 @@ class PdfFormatter(Formatter):
     def render_html(self, report: Report) -> str:
         """The print HTML WeasyPrint lays out (tests read it; it is not written)."""
         view = build_view(report, self.previous, self.section_titles, max_rows_per_check=PDF_ROWS_PER_CHECK)
-        pass_rows: dict[str, list[Result]] = {}
+        pass_rows: dict[str, list[PassRow]] = {}
         if self.edition == "full":
             for r in report.results:
                 if r.status is Status.PASS:
                     rows = pass_rows.setdefault(r.check, [])
                     if len(rows) < PDF_PASS_ROWS:
-                        rows.append(r)
+                        rows.append(_pass_row(r, PDF_PASS_NAMES))
         style = (data_dir("templates") / "pdf" / "print.css").read_text(encoding="utf-8")
         return self._env.get_template("pdf/report.pdf.html.j2").render(
             v=view, r=report, scan=report.scan, edition=self.edition, style=Markup(style),   # kaudit's own CSS

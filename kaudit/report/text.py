@@ -13,6 +13,7 @@ from kaudit.model import Report, Result, Status
 from kaudit.report import Formatter
 from kaudit.report.common import (STATUS_ORDER, check_sort_key, clip, section_title,
                                   severity_rank, target_label)
+from kaudit.score import recommendations
 from kaudit.termsafe import terminal_text
 
 _COUNTED = [s for s in STATUS_ORDER]
@@ -66,10 +67,15 @@ class TextFormatter(Formatter):
             lines.append(f"Failing checks: {len(failing)}")
             order = sorted(failing, key=lambda cid: (severity_rank(failing[cid][0].severity),
                                                      -len(failing[cid]), check_sort_key(cid)))
+            recs = recommendations(report.results)      # targets, grouped passes counted one by one
             for cid in order:
                 rs = failing[cid]
+                rec = recs[cid]
+                total = sum(rec.counts.values())
+                rate = f": {rec.pass_rate:.1f}%" if rec.pass_rate is not None else ""
                 lines.append(f"  FAIL {terminal_text(cid)} [{terminal_text(rs[0].severity)}] {terminal_text(rs[0].title)}"
-                             f" ({len(rs)} target{'s' if len(rs) != 1 else ''})")
+                             f" ({rec.targets_failed:,} of {total:,} target{'s' if total != 1 else ''} fail; "
+                             f"{rec.targets_passed:,} pass{rate})")
                 for r in rs[:self.max_targets]:
                     msg = f": {terminal_text(clip(r.message, MESSAGE_LIMIT))}" if r.message else ""
                     lines.append(f"       - {terminal_text(target_label(r.target))}{msg}")

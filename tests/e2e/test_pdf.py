@@ -162,3 +162,21 @@ def test_hostile_strings_are_text_and_nothing_is_fetched():
     assert "<script>alert(1)" not in html and '<img src="http://127.0.0.1' not in html
     text = " ".join(" ".join(pages_text(PdfFormatter().render(rep))).split())
     assert "<img src=" in text                       # shown as text, not loaded
+
+
+def test_a_grouped_pass_is_counted_in_the_findings_edition_and_named_capped_in_the_full_one():
+    """issue 15: a PASS naming 250 workloads; the findings index counts them, the full edition names 100."""
+    from kaudit.report.pdf import PDF_PASS_NAMES
+    passed = tuple(Target("Deployment", f"ok{i:03d}", namespace="shop") for i in range(250))
+    rep = report([result("5.4.1", Status.PASS, Target("Cluster", "cluster"), passed=passed,
+                         message="250 of 250 workloads pass: none reads a Secret into environment variables")])
+    findings = PdfFormatter().render_html(rep)
+    index = findings[findings.index('id="passed-index"'):]
+    assert "5.4.1" in index and "250 targets" in index and "ok000" not in findings
+    full = PdfFormatter(edition="full").render_html(rep)
+    assert "250 passing targets" in full and "ok000, ok001" in full
+    assert f"ok{PDF_PASS_NAMES - 1:03d}" in full and f"ok{PDF_PASS_NAMES:03d}" not in full
+    assert f"and {250 - PDF_PASS_NAMES} more" in full
+    assert "more passing targets in report.json" not in full      # the row itself says how many more
+    text = " ".join(pages_text(PdfFormatter(edition="full").render(rep)))
+    assert "250 passing targets" in text

@@ -22,13 +22,13 @@ def result(check: str = "1.2.1", status: Status = Status.FAIL, target: Target | 
            title: str = "Ensure that the --anonymous-auth argument is set to false",
            severity: str = "high", message: str = "flag set", evidence: tuple[Evidence, ...] = (),
            cis_label: str = "Automated", waiver: Waiver | None = None,
-           original_status: Status | None = None) -> Result:
+           original_status: Status | None = None, passed: tuple[Target, ...] = ()) -> Result:
     section = check.rsplit(".", 1)[0] if check.count(".") >= 2 else check.split(".")[0]
     return Result(check=check, title=title, section=section, level=1, cis_label=cis_label,
                   automated=cis_label == "Automated", severity=severity, status=status,
                   target=target or Target("Node", "cp-1", node="cp-1"), message=message,
                   evidence=evidence, remediation="Set --anonymous-auth=false.",
-                  waiver=waiver, original_status=original_status)
+                  waiver=waiver, original_status=original_status, passed=passed)
 
 
 def scan(**overrides) -> ScanInfo:
@@ -43,9 +43,11 @@ def scan(**overrides) -> ScanInfo:
     return ScanInfo(**values)
 
 
-def report(results: list[Result], **scan_overrides) -> Report:
-    return Report(tool={"name": "kaudit", "version": "0.1.0"}, scan=scan(**scan_overrides),
-                  results=results)
+def report(results: list[Result], schema_version: str | None = None, **scan_overrides) -> Report:
+    rep = Report(tool={"name": "kaudit", "version": "0.1.0"}, scan=scan(**scan_overrides), results=results)
+    if schema_version is not None:
+        rep.schema_version = schema_version
+    return rep
 
 
 def hostile_report() -> Report:
@@ -64,6 +66,8 @@ def hostile_report() -> Report:
         result("5.1.1", Status.WARN, Target("ClusterRoleBinding", h), message=h, evidence=ev,
                cis_label="Manual"),
         result("4.2.1", Status.FAIL, Target("Node", h, node=h), message=h, evidence=ev),
+        result("5.6.3", Status.PASS, Target("Cluster", "cluster"), message=h, evidence=ev,
+               passed=(Target("Deployment", h, namespace=h), Target(h, h))),
     ]
     rep = report(
         results,

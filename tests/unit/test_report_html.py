@@ -183,6 +183,24 @@ def test_each_recommendation_shows_its_pass_rate_over_targets():
     assert "3 of 4 decided targets pass (75.0%)" in body
 
 
+def test_a_grouped_pass_counts_every_target_and_names_them_collapsed_and_capped():
+    """issue 15: 3 failing and 250 passing Deployments are 1.2 % passing, not 0 %."""
+    from kaudit.report.html import MAX_GROUPED_PASS_NAMES
+    results = [result("5.1.6", Status.FAIL, Target("Deployment", f"bad{i}", namespace="ns")) for i in range(3)]
+    results.append(result("5.1.6", Status.PASS, Target("Cluster", "cluster"), message="250 of 253 workloads pass",
+                          evidence=(Evidence("service account token", "not mounted", "pods"),),
+                          passed=tuple(Target("Deployment", f"ok{i:03d}", namespace="ns") for i in range(250))))
+    html = render(report(results)).decode()
+    body = section(html.encode(), "recommendations")
+    assert "250 of 253 decided targets pass (98.8%)" in body
+    assert "253 targets" in body and "PASS 250" in body
+    passed = html[html.index('<details class="passed">'):]
+    assert "Deployment ns: ok000, ok001" in passed
+    assert f"ok{MAX_GROUPED_PASS_NAMES - 1:03d}" in passed and f"ok{MAX_GROUPED_PASS_NAMES:03d}" not in html
+    assert f"and {250 - MAX_GROUPED_PASS_NAMES} more, all in report.json" in body
+    assert '<details class="passed" open' not in html and "not mounted" in passed
+
+
 def test_recommendation_shows_evidence_remediation_and_absent_value():
     body = section(render(report(_demo_results())), "recommendations")
     assert "--anonymous-auth" in body and "process kube-apiserver (pid 8) on cp-1" in body
@@ -253,7 +271,7 @@ def test_manual_review_appendix_carries_evidence():
 
 def test_report_of_a_2000_pod_cluster_stays_under_2_mb():
     rep = synthetic_report(pods=2000)
-    assert len(rep.results) > 4000
+    assert sum(r.targets_judged for r in rep.results) > 4000
     html = render(rep, previous=synthetic_report(pods=2000, seed=7))
     assert len(html) < 2 * 1024 * 1024
 
@@ -272,3 +290,13 @@ def test_passing_targets_show_the_evidence_of_why_they_passed_collapsed():
     assert "with the evidence of why" in passed
     assert "process kube-apiserver (pid 8) on cp-1" in passed and "--anonymous-auth is false" in passed
     assert '<details class="passed" open' not in html          # collapsed: PASS is not the news
+
+
+def test_a_grouped_pass_renders_the_same_after_a_round_trip_through_report_json(tmp_path):
+    """report.json groups passed targets by kind and namespace; `kaudit render` must still reproduce the page."""
+    from kaudit.report.json import JsonFormatter, load_report
+    passed = (Target("Deployment", "z", "b"), Target("CronJob", "y", "a"), Target("Deployment", "x", "a"))
+    rep = report([result("5.4.1", Status.PASS, Target("Cluster", "cluster"), passed=passed)])
+    path = tmp_path / "report.json"
+    path.write_bytes(JsonFormatter().render(rep))
+    assert render(load_report(path)) == render(rep)

@@ -129,3 +129,19 @@ def test_junit_names_a_shared_source_and_expectation_once():
     assert text.count(src) == 1 and text.count(exp) == 1
     for i in range(3):
         assert f"Deployment ns/web (pod web-{i}) = token mounted" in text
+
+
+def test_a_grouped_pass_is_one_test_case_with_its_count_and_no_names(tmp_path):
+    """issue 15: a PASS standing for 5,000 workloads is one test case, not 5,000."""
+    passed = tuple(Target("Deployment", f"app-{i}", namespace="shop") for i in range(5000))
+    rep = report([result("5.4.1", Status.FAIL, Target("Deployment", "bad", namespace="shop")),
+                  result("5.4.1", Status.PASS, Target("Cluster", "cluster"), passed=passed,
+                         message="5,000 of 5,001 workloads pass: none reads a Secret into environment variables")])
+    root = ET.fromstring(JunitFormatter().render(rep))
+    cases = root.findall(".//testcase")
+    assert len(cases) == 2
+    grouped = next(c for c in cases if "Cluster" in c.get("name"))
+    assert grouped.find("failure") is None and grouped.find("skipped") is None
+    body = grouped.find("system-out").text
+    assert "5,000 targets pass" in body and "passed_targets" in body
+    assert "app-1" not in body

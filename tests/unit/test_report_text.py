@@ -53,3 +53,14 @@ def test_terminal_sanitiser_disarms_escape_sequences():
     assert terminal_text("Ünïcode 名前") == "Ünïcode 名前"
     long = terminal_line("k" * 10_000, limit=100)
     assert len(long) < 200 and "9900 more characters" in long
+
+
+def test_verbose_text_counts_the_targets_a_grouped_pass_names():
+    """issue 15: a failing recommendation says how many of its targets pass, grouped passes included."""
+    rows = [result("5.1.6", Status.FAIL, Target("Deployment", f"bad{i}", namespace="ns"), title="tokens")
+            for i in range(3)]
+    rows.append(result("5.1.6", Status.PASS, Target("Cluster", "cluster"), title="tokens",
+                       passed=tuple(Target("Deployment", f"ok{i}", namespace="ns") for i in range(7))))
+    text = TextFormatter().render(report(rows)).decode()
+    assert "FAIL 5.1.6 [high] tokens (3 of 10 targets fail; 7 pass: 70.0%)" in text
+    assert "ok1" not in text

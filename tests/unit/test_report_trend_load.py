@@ -38,3 +38,14 @@ def test_trend_load_of_a_broken_file_is_a_clear_error(tmp_path):
         assert "r.json" in str(exc)
     else:
         raise AssertionError("a truncated report must not load")
+
+
+def test_trend_load_keeps_the_targets_a_grouped_pass_names(tmp_path):
+    from kaudit.model import Status, Target
+    from tests.unit.report_builders import report, result
+
+    passed = tuple(Target("Deployment", f"app-{i}", namespace=f"team-{i % 3}") for i in range(30))
+    rep = report([result("5.4.1", Status.PASS, Target("Cluster", "cluster"), passed=passed)])
+    light = load_report_for_trend(_write(tmp_path, rep, "r.json"))
+    assert sorted(t.key() for t in light.results[0].passed) == sorted(t.key() for t in passed)
+    assert light.results[0].targets_judged == 30

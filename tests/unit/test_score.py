@@ -69,3 +69,20 @@ def test_the_same_figures_in_json_text_and_junit():
     junit = JunitFormatter().render(rep).decode()
     assert 'name="score_automated" value="66.7%"' in junit
     assert 'name="score_manual_kaudit" value="100.0%"' in junit
+
+
+def test_pass_rate_counts_every_target_a_grouped_pass_stands_for():
+    """issue 15: 5.1.6 with 3 failing Deployments and 7 passing ones is 70 % failing, not 0 % passing."""
+    from dataclasses import replace
+    from kaudit.score import recommendations
+
+    fails = [result("5.1.6", Status.FAIL, Target("Deployment", f"bad-{i}", "shop")) for i in range(3)]
+    grouped = replace(result("5.1.6", Status.PASS, Target("Cluster", "cluster")),
+                      passed=tuple(Target("Deployment", f"ok-{i}", "shop") for i in range(7)))
+    rec = recommendations(fails + [grouped])["5.1.6"]
+    assert (rec.targets_passed, rec.targets_failed) == (7, 3)
+    assert rec.pass_rate == 70.0
+    assert rec.outcome == "failed"
+    # the headline still counts recommendations, not targets
+    s = benchmark_score(fails + [grouped, result("1.2.1", Status.PASS, node("cp"))])
+    assert (s.automated.passed, s.automated.failed) == (1, 1)

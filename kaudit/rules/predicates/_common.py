@@ -31,6 +31,24 @@ def missing_kind_findings(cluster: ClusterFacts, kinds: Iterable[str], target: T
     return out
 
 
+def grouped_pass(passed: Sequence[Target], judged: int, noun: tuple[str, str], why: str,
+                 evidence: Sequence[Evidence]) -> Finding:
+    """One PASS on the cluster that names every passing target of a check
+    (issue 15): the same Target identity its FAIL rows use, so the trend
+    matches a target that passes now and failed before (or the reverse),
+    and a target missing from both is gone. `judged`: every target of that
+    kind the check judged, failing ones included, so the message is true."""
+    one, many = noun
+    n = len(passed)
+    if n == judged == 1:
+        head = f"the one {one} judged passes"
+    elif n == judged:
+        head = f"all {judged:,} {many} pass"
+    else:
+        head = f"{n:,} of {judged:,} {many if judged != 1 else one} pass"
+    return Finding(Status.PASS, CLUSTER, f"{head}: {why}", tuple(evidence), passed=tuple(passed))
+
+
 def capped(evidence: Sequence[Evidence], limit: int = MAX_EVIDENCE) -> tuple[Evidence, ...]:
     if len(evidence) <= limit:
         return tuple(evidence)

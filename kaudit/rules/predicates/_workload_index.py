@@ -234,6 +234,18 @@ class WorkloadIndex:
         return out
 
 
+def where_seen(wheres: list[str]) -> str:
+    """Where one observation was made, once: "pod template and 3 running
+    pod(s), e.g. pod web-1" (`wheres`: "template" and "pod <name>" items)."""
+    pods = [w for w in wheres if w.startswith("pod ")]
+    parts = []
+    if "template" in wheres:
+        parts.append("pod template")
+    if pods:
+        parts.append(f"{len(pods)} running pod(s), e.g. {safe(pods[0], 120)}")
+    return " and ".join(parts) or "pod spec"
+
+
 def _template_spec(obj: KObject) -> Mapping[str, Any] | None:
     spec = as_map(obj.body.get("spec"))
     if obj.kind == CRON_JOB:

@@ -9,6 +9,7 @@ always shown in a PASS line of their own, never dropped.
 """
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from typing import Any, Iterable, Mapping
 
@@ -16,10 +17,11 @@ from kaudit.catalog import Check
 from kaudit.model import (CLUSTER, CLUSTER_ROLE, NAMESPACE, POD, SERVICE_ACCOUNT, WORKLOAD_KINDS, Evidence,
                           Facts, Finding, Status, Target)
 from kaudit.rules.predicates import Context, predicate
-from kaudit.rules.predicates._common import as_list, as_map, capped, missing_kind_findings, namespace_names, safe
+from kaudit.rules.predicates._common import (as_list, as_map, capped, grouped_pass, missing_kind_findings,
+                                             namespace_names, safe)
 from kaudit.rules.predicates._rbac_index import (ALLOW_LISTED_WILDCARD_ROLES, RBAC_KINDS, Ask, Grant, RbacIndex,
                                                  ResolvedRole, Rule, Subject, build_rbac_index)
-from kaudit.rules.predicates._workload_index import WorkloadIndex, build_workload_index
+from kaudit.rules.predicates._workload_index import WorkloadIndex, build_workload_index, where_seen
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
 _ALL_VERBS = frozenset({"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"})
@@ -113,13 +115,25 @@ def _grant_evidence(g: Grant) -> Evidence:
                     expected="no such grant", note="; ".join(notes))
 
 
-def _allow_listed_line(allowed: list[Grant], what: str) -> Finding:
+def _allow_listed_line(allowed: list[Grant], what: str, passed: list[Target]) -> Finding:
+    """`passed`: the subjects whose only grants of it are allow-listed."""
     ev = [_grant_evidence(g) for g in allowed]
     subjects = sorted({g.subject.label() for g in allowed})
     return Finding(Status.PASS, CLUSTER,
                    f"{len(subjects)} Kubernetes system subject(s) can {what} through Kubernetes' own default "
                    f"bindings (allow-listed, shown for review): {safe(', '.join(subjects), 600)}",
-                   capped(ev))
+                   capped(ev), passed=tuple(passed))
+
+
+def _distinct_targets(targets: Iterable[Target], taken: set[Target]) -> list[Target]:
+    """`targets` in order, each once, leaving out those in `taken` (which grows):
+    a target is judged once per check, by one row or one passed list."""
+    out = []
+    for t in targets:
+        if t not in taken:
+            taken.add(t)
+            out.append(t)
+    return out
 
 
 @predicate("rbac.permission")
@@ -131,14 +145,18 @@ def permission(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Conte
     idx = rbac_index(facts, ctx)
     grants = idx.who_can(asks)
     allowed: list[Grant] = []
+    allowed_only: list[Subject] = []
     failures = 0
+    taken: set[Target] = set()
     for subject in sorted(grants, key=lambda s: (s.kind, s.namespace or "", s.name)):
         gs = grants[subject]
         allowed.extend(g for g in gs if g.allow_listed)
         bad = [g for g in gs if not g.allow_listed]
         if not bad:
+            allowed_only.append(subject)
             continue
         failures += 1
+        taken.add(subject.target())
         full = [g for g in bad if not g.named_only]
         status = Status.FAIL if full else Status.WARN
         who = _BROAD_GROUPS.get(subject.name) if subject.kind == "Group" else None
@@ -149,14 +167,32 @@ def permission(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Conte
         if not full:
             msg += "; only for the named objects listed (resourceNames): review them"
         findings.append(Finding(status, subject.target(), msg, capped([_grant_evidence(g) for g in bad])))
+    # With RBAC kinds missing a subject's other bindings may be unseen: nobody is listed as passing.
+    system = _distinct_targets((s.target() for s in allowed_only), taken) if complete else []
     if allowed:
-        findings.append(_allow_listed_line(allowed, what))
-    if failures == 0 and complete:
+        findings.append(_allow_listed_line(allowed, what, system))
+    if not complete:
+        return findings
+    # Every other subject some binding names: none of its grants gives this.
+    others = _distinct_targets((s.target() for s in sorted(idx.by_subject, key=_subject_order)), taken)
+    if others:
+        findings.append(grouped_pass(others, len(taken), ("subject", "subjects"),
+                                     f"no binding gives them permission to {what}", (
+            Evidence(f"grants to {what}", "none", "RoleBindings and ClusterRoleBindings, roles resolved "
+                     "(aggregation included)", expected="no such grant outside Kubernetes' own defaults"),
+            Evidence("subjects named by a binding", f"{len(taken):,}", "RBAC",
+                     note=f"{failures:,} can {what}; {len(system):,} only through Kubernetes' own default "
+                          f"bindings (listed apart); bindings examined: {len(idx.bindings):,}"))))
+    elif failures == 0:
         findings.append(Finding(Status.PASS, CLUSTER,
                                 f"no subject outside Kubernetes' own defaults can {what}",
                                 (Evidence("bindings examined", str(len(idx.bindings)), "RoleBindings and "
                                           "ClusterRoleBindings"),)))
     return findings
+
+
+def _subject_order(s: Subject) -> tuple[str, str, str]:
+    return (s.kind, s.namespace or "", s.name)
 
 
 def _full_control_rule(role: ResolvedRole) -> Rule | None:
@@ -179,14 +215,19 @@ def cluster_admin(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Co
     from kaudit.rules.predicates._rbac_index import allow_listed_grant
     allowed: list[Evidence] = []
     bad_count = 0
+    taken: set[Target] = set()
+    plain: list[Target] = []        # bindings that grant no cluster-admin at all
+    system: list[Target] = []       # bindings whose cluster-admin grants are all allow-listed
     for b in idx.bindings:
         equivalent = None
         if b.role_kind != CLUSTER_ROLE or b.role_name != "cluster-admin":
             role = idx.role_for(b)
             if b.kind != "ClusterRoleBinding" or role is None:
+                plain.append(Target(b.kind, b.name, b.namespace))
                 continue
             equivalent = _full_control_rule(role)
             if equivalent is None:
+                plain.append(Target(b.kind, b.name, b.namespace))
                 continue
         role_label = f"{b.role_kind} {b.role_name}"
         ev = []
@@ -202,10 +243,12 @@ def cluster_admin(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Co
                                                else f"namespace {b.namespace}"),
                          safe(b.origin), expected="cluster-admin only where required", note=note)
             (allowed if why else ev).append(e)
+        target = Target(b.kind, b.name, b.namespace)
         if not ev:
+            (system if b.subjects else plain).append(target)
             continue
         bad_count += 1
-        target = Target(b.kind, b.name, b.namespace)
+        taken.add(target)
         who = safe(", ".join(e.what.split(" → ")[0] for e in ev), 400)
         if equivalent is not None:
             msg = (f"{b.label()} grants {safe(role_label)}, cluster-admin equivalent (every verb on every resource "
@@ -213,11 +256,24 @@ def cluster_admin(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Co
         else:
             msg = f"{b.label()} grants cluster-admin to {len(ev)} subject(s): {who}"
         findings.append(Finding(Status.FAIL, target, msg, capped(ev)))
+    # A role not collected could be cluster-admin in all but name: with RBAC
+    # kinds missing no binding is listed as passing.
+    system = _distinct_targets(system, taken) if complete else []
     if allowed:
         findings.append(Finding(Status.PASS, CLUSTER,
                                 f"{len(allowed)} cluster-admin grant(s) are Kubernetes/kubeadm defaults "
-                                "(allow-listed, shown for review)", capped(allowed)))
-    if bad_count == 0 and complete:
+                                "(allow-listed, shown for review)", capped(allowed), passed=tuple(system)))
+    others = _distinct_targets(plain, taken) if complete else []
+    if others:
+        findings.append(grouped_pass(others, len(taken), ("binding", "bindings"),
+                                     "none grants cluster-admin, or a role equivalent to it, to any subject", (
+            Evidence("subjects each listed binding gives cluster-admin, or every verb on every resource in "
+                     "every API group", "none", "RoleBindings and ClusterRoleBindings, roles resolved "
+                     "(aggregation included)", expected="cluster-admin only where required"),
+            Evidence("bindings examined", f"{len(idx.bindings):,}", "RBAC",
+                     note=f"{bad_count:,} grant cluster-admin; {len(system):,} only to Kubernetes' own "
+                          "subjects (listed apart)"))))
+    elif bad_count == 0 and complete:
         findings.append(Finding(Status.PASS, CLUSTER, "cluster-admin, and any role equivalent to it, is bound only "
                                 "by Kubernetes' own defaults",
                                 (Evidence("bindings examined", str(len(idx.bindings)), "RBAC"),)))
@@ -235,9 +291,14 @@ def wildcards(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Contex
         bound[key] = len(bs)
     allowed: list[Evidence] = []
     bad = 0
+    taken: set[Target] = set()
+    plain: list[Target] = []        # roles without a wildcard
+    system: list[Target] = []       # Kubernetes' own roles that use wildcards by design
     for key, role in sorted(idx.roles.items(), key=lambda kv: (kv[0][0], kv[0][1] or "", kv[0][2])):
         wild = [(r, r.wildcards()) for r in role.rules if r.wildcards()]
+        target = Target(role.kind, role.name, role.namespace)
         if not wild:
+            plain.append(target)
             continue
         ev = []
         for r, fields in wild:
@@ -248,18 +309,31 @@ def wildcards(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Contex
                                expected="explicit verbs, apiGroups and resources", note=note))
         if role.kind == CLUSTER_ROLE and role.name in ALLOW_LISTED_WILDCARD_ROLES:
             allowed.extend(ev)
+            system.append(target)
             continue
         bad += 1
+        taken.add(target)
         n = bound.get(key, 0)
-        findings.append(Finding(Status.FAIL, Target(role.kind, role.name, role.namespace),
+        findings.append(Finding(Status.FAIL, target,
                                 f"{role.label()} uses wildcards in {len(wild)} rule(s)"
                                 + (f"; bound by {n} binding(s)" if n else "; not bound by any binding"),
                                 capped(ev)))
+    # Aggregation can add a wildcard from a role not collected: with RBAC kinds
+    # missing no role is listed as passing.
+    system = _distinct_targets(system, taken) if complete else []
     if allowed:
         findings.append(Finding(Status.PASS, CLUSTER,
                                 "Kubernetes' own ClusterRoles that use wildcards by design (allow-listed, shown "
-                                "for review)", capped(allowed)))
-    if bad == 0 and complete:
+                                "for review)", capped(allowed), passed=tuple(system)))
+    others = _distinct_targets(plain, taken) if complete else []
+    if others:
+        findings.append(grouped_pass(others, len(taken), ("role", "roles"),
+                                     "their effective rules name verbs, apiGroups and resources explicitly", (
+            Evidence("wildcards (*) in the effective rules of each listed Role and ClusterRole", "none",
+                     "Roles and ClusterRoles (aggregation resolved)", expected="explicit verbs, apiGroups and resources"),
+            Evidence("roles examined", f"{len(idx.roles):,}", "RBAC",
+                     note=f"{bad:,} use wildcards; {len(system):,} are Kubernetes' own (listed apart)"))))
+    elif bad == 0 and complete:
         findings.append(Finding(Status.PASS, CLUSTER, "no Role or ClusterRole outside Kubernetes' own uses wildcards",
                                 (Evidence("roles examined", str(len(idx.roles)), "RBAC"),)))
     return findings
@@ -272,8 +346,10 @@ def system_masters(facts: Facts, check: Check, params: Mapping[str, Any], ctx: C
     idx = rbac_index(facts, ctx)
     from kaudit.rules.predicates._rbac_index import allow_listed_grant
     masters = Subject("Group", "system:masters")
+    others: list[Target] = []
     for b in idx.bindings:
         if masters not in b.subjects:
+            others.append(Target(b.kind, b.name, b.namespace))
             continue
         why = allow_listed_grant(b, masters)
         ev = (Evidence(safe(f"Group system:masters → {b.label()} → {b.role_kind} {b.role_name}", 400),
@@ -285,6 +361,15 @@ def system_masters(facts: Facts, check: Check, params: Mapping[str, Any], ctx: C
         else:
             findings.append(Finding(Status.FAIL, Target(b.kind, b.name, b.namespace),
                                     f"{b.label()} names the system:masters group", ev))
+    # Whether a binding names the group is read from the binding alone, but a
+    # binding kind that was not collected is no binding shown to pass.
+    taken = {f.target for f in findings if f.target.kind != "Cluster"}
+    others = _distinct_targets(others, taken) if _rbac_complete(findings) else []
+    if others:
+        findings.append(grouped_pass(others, len(taken), ("binding", "bindings"),
+                                     "they do not name the system:masters group", (
+            Evidence("subjects of each listed binding", "no Group system:masters", "RoleBindings and "
+                     "ClusterRoleBindings", expected="system:masters named only by Kubernetes' own bindings"),)))
     findings.append(Finding(
         Status.WARN, CLUSTER,
         "Members of system:masters bypass RBAC entirely and cannot be revoked by the API: any client "
@@ -356,6 +441,7 @@ def _token_mounted(t, sa_obj) -> bool:
 # The volume the ServiceAccount admission plugin adds when a token is automounted
 # (plugin/pkg/admission/serviceaccount: "kube-api-access-" + random suffix).
 _AUTOMOUNT_VOLUME_PREFIX = "kube-api-access-"
+_PER_POD_VOLUME = re.compile(re.escape(_AUTOMOUNT_VOLUME_PREFIX) + r"[a-z0-9]+")
 
 
 def token_mount_reasons(spec: Mapping[str, Any], sa_obj, sa_unknown: bool = False) -> list[str]:
@@ -420,6 +506,7 @@ def token_mounts(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Con
                 group_bound.add(s.name.removeprefix("system:serviceaccounts:"))
     checked = 0
     failed = 0
+    passing: list[Target] = []
     for t in wl.targets:
         if t.is_static:
             continue      # static pods cannot use service accounts
@@ -429,26 +516,39 @@ def token_mounts(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Con
         sa_unknown = sa is None and sa_unseen      # its ServiceAccount may opt out: unknown
         mounts = [(where, how) for where, spec in t.specs()
                   for how in token_mount_reasons(spec, sa, sa_unknown)]
-        if not mounts:
-            continue
         has_rbac = (t.namespace, sa_name) in bound or t.namespace in group_bound
-        if sa_name != "default" and (has_rbac or rbac_unseen):
+        if not mounts or (sa_name != "default" and (has_rbac or rbac_unseen)):
+            passing.append(t.target())
             continue
         failed += 1
         reason = ("the default ServiceAccount is not meant to be used by workloads" if sa_name == "default"
                   else f"ServiceAccount {sa_name} has no RBAC binding, so the token grants it nothing it needs")
-        ev = [Evidence(f"{t.label()} ({where})", "token mounted", how,
-                       expected="no token: automountServiceAccountToken: false and no projected token volume")
-              for where, how in mounts[:3]]
-        if len(mounts) > 3:
-            ev.append(Evidence("more", f"{len(mounts) - 3} more pod(s) mount it", "workload"))
+        # One item per way the token gets there, naming where it was seen once
+        # (the template and N running pods), as 5.2.x does; the admission
+        # plugin's volume name differs per pod, so it does not split the item.
+        ways: dict[str, tuple[str, list[str]]] = {}
+        for where, how in mounts:
+            ways.setdefault(_PER_POD_VOLUME.sub(_AUTOMOUNT_VOLUME_PREFIX + "*", how), (how, []))[1].append(where)
+        ev = [Evidence(f"{t.label()}: {how}", "token mounted", where_seen(ws),
+                       expected="no token: automountServiceAccountToken: false and no projected token volume",
+                       note=None if len(ws) < 2 or how == key else "volume name differs per pod; first shown")
+              for key, (how, ws) in ways.items()]
         explicit = next((how for _, how in mounts if how.startswith("explicit projected")), None)
         how_mounted = f" through an {explicit.split(' (')[0]}, despite automountServiceAccountToken: false" \
             if explicit and "does not stop it" in explicit else ""
         findings.append(Finding(Status.FAIL, t.target(), f"{t.label()} mounts a service account token{how_mounted} "
-                                f"({t.running()} running pod(s)) but {reason}", tuple(ev)))
-    if failed == 0 and not cluster.missing(POD, SERVICE_ACCOUNT, *WORKLOAD_KINDS, *RBAC_KINDS):
-        findings.append(Finding(Status.PASS, CLUSTER, f"{checked} workload(s) checked; every mounted token belongs "
-                                "to a service account with RBAC permissions",
+                                f"({t.running()} running pod(s)) but {reason}", capped(ev)))
+    # What was not collected decides nothing: no workload is listed as passing then.
+    if passing and not cluster.missing(POD, SERVICE_ACCOUNT, *WORKLOAD_KINDS, *RBAC_KINDS):
+        findings.append(grouped_pass(passing, checked, ("workload", "workloads"),
+                                     "none mounts a token it has no use for", (
+            Evidence("service account token of each listed workload",
+                     "not mounted, or its ServiceAccount (not default) holds an RBAC binding",
+                     "pods and pod templates, ServiceAccounts, RoleBindings and ClusterRoleBindings",
+                     expected="no token, or a dedicated ServiceAccount with RBAC permissions"),
+            Evidence("workloads examined", f"{checked:,}", "pods and pod templates",
+                     note=f"{failed:,} fail; static pods are not judged (they cannot use service accounts)"))))
+    elif failed == 0 and not cluster.missing(POD, SERVICE_ACCOUNT, *WORKLOAD_KINDS, *RBAC_KINDS):
+        findings.append(Finding(Status.PASS, CLUSTER, f"{checked} workload(s) checked: none mounts a token",
                                 (Evidence("workloads examined", str(checked), "pods and pod templates"),)))
     return findings

@@ -10,6 +10,7 @@ count. Control-plane static pods have documented expectations
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
 from kaudit.catalog import Check
@@ -19,9 +20,10 @@ from kaudit.rules.predicates import Context, predicate
 from kaudit.rules.predicates._admission import (CONTROL_LEVEL, GATEKEEPER_SUFFIX, KYVERNO_CLUSTER_POLICY,
                                                 KYVERNO_POLICY, KYVERNO_POLICY_EXCEPTION, AdmissionIndex, build_admission_index,
                                                 unavailable_policy_kinds)
-from kaudit.rules.predicates._common import (as_list, as_map, capped, missing_kind_findings, namespace_names, safe,
-                                             str_list)
-from kaudit.rules.predicates._workload_index import EXPECTED_FOR_CONTROL_PLANE, WorkloadIndex, WorkloadTarget
+from kaudit.rules.predicates._common import (as_list, as_map, capped, grouped_pass, missing_kind_findings,
+                                             namespace_names, safe, str_list)
+from kaudit.rules.predicates._workload_index import (EXPECTED_FOR_CONTROL_PLANE, WorkloadIndex, WorkloadTarget,
+                                                    where_seen)
 from kaudit.rules.predicates.rbac import workload_index
 
 POD_KINDS = (POD, *WORKLOAD_KINDS)
@@ -49,46 +51,66 @@ def admission_index(facts: Facts, ctx: Context) -> AdmissionIndex:
     return ctx.cached("admission", lambda: build_admission_index(facts, ctx))
 
 
-def _violation_findings(facts: Facts, wl: WorkloadIndex, control: str, namespaces: set[str] | None = None,
-                        ) -> tuple[list[Finding], list[Evidence], dict[str | None, int], int]:
-    """FAIL per workload violating `control`; expected static-pod items; counts."""
-    findings: list[Finding] = []
-    expected: list[Evidence] = []
-    per_ns: dict[str | None, int] = {}
-    examined = 0
+@dataclass(slots=True)
+class _Judged:
+    """One control judged over every workload."""
+    fails: list[Finding] = field(default_factory=list)
+    expected: list[Evidence] = field(default_factory=list)       # control-plane static pods, by design
+    expected_targets: list[Target] = field(default_factory=list)
+    passing: list[Target] = field(default_factory=list)           # no violation at all
+    per_ns: dict[str | None, int] = field(default_factory=dict)   # FAILs per namespace
+    examined: int = 0
+
+
+def _violation_findings(facts: Facts, wl: WorkloadIndex, control: str) -> _Judged:
+    """FAIL per workload violating `control`; expected static-pod items; the passing ones."""
+    out = _Judged()
     relax_seccomp = _seccomp_default_nodes(facts) if control == "seccomp" else None
     for t in wl.targets:
-        if namespaces is not None and t.namespace not in namespaces:
-            continue
-        examined += 1
+        out.examined += 1
         items = wl.violations(t, control)
         if items and relax_seccomp is not None:
             items = _apply_seccomp_default(t, items, *relax_seccomp)
         if not items:
+            out.passing.append(t.target())
             continue
         if t.static_component and control in EXPECTED_FOR_CONTROL_PLANE:
-            expected.extend(Evidence(t.label(), text, "control-plane static pod",
-                                     note=f"expected for {t.static_component} (docs/section5.md)")
-                            for text in list(items)[:3])
+            out.expected.extend(Evidence(t.label(), text, "control-plane static pod",
+                                         note=f"expected for {t.static_component} (docs/section5.md)")
+                                for text in list(items)[:3])
+            out.expected_targets.append(t.target())
             continue
-        per_ns[t.namespace] = per_ns.get(t.namespace, 0) + 1
-        ev = [Evidence(text, "violation", _where(wheres), expected=f"no {CONTROL_TEXT[control]}")
+        out.per_ns[t.namespace] = out.per_ns.get(t.namespace, 0) + 1
+        ev = [Evidence(text, "violation", where_seen(wheres), expected=f"no {CONTROL_TEXT[control]}")
               for text, wheres in items.items()]
         first = next(iter(items))
-        findings.append(Finding(Status.FAIL, t.target(),
-                                f"{t.label()} ({t.running()} running pod(s)): {first}"
-                                + (f" (+{len(items) - 1} more)" if len(items) > 1 else ""), capped(ev)))
-    return findings, expected, per_ns, examined
+        out.fails.append(Finding(Status.FAIL, t.target(),
+                                 f"{t.label()} ({t.running()} running pod(s)): {first}"
+                                 + (f" (+{len(items) - 1} more)" if len(items) > 1 else ""), capped(ev)))
+    return out
 
 
-def _where(wheres: list[str]) -> str:
-    pods = [w for w in wheres if w.startswith("pod ")]
-    parts = []
-    if "template" in wheres:
-        parts.append("pod template")
-    if pods:
-        parts.append(f"{len(pods)} running pod(s), e.g. {safe(pods[0], 120)}")
-    return " and ".join(parts) or "pod spec"
+def _passing_workloads(judged: _Judged, control: str, what_ok: str, left_out: frozenset[Target] = frozenset()
+                       ) -> Finding | None:
+    """The PASS naming every workload with no violation of `control` (None when none passes)."""
+    passing = [t for t in judged.passing if t not in left_out]
+    if not passing:
+        return None
+    return grouped_pass(passing, judged.examined, ("workload", "workloads"), what_ok, (
+        Evidence(f"{CONTROL_TEXT[control]} in the pod template and running pods of each listed workload",
+                 "none", "pods and pod templates (ownerReferences followed to the top-level workload)",
+                 expected=f"no {CONTROL_TEXT[control]}"),
+        Evidence("workloads examined", f"{judged.examined:,}", "pods and pod templates",
+                 note=f"{len(judged.fails):,} fail, {len(judged.expected_targets):,} control-plane static pod(s) "
+                      f"expected, {len(passing):,} pass"),
+    ))
+
+
+def _expected_line(judged: _Judged, message: str, complete: bool) -> Finding:
+    """The control-plane static pods that do this by design; named as passing
+    only when every pod and workload kind was collected (as the others)."""
+    return Finding(Status.PASS, CLUSTER, message, capped(judged.expected),
+                   passed=tuple(judged.expected_targets) if complete else ())
 
 
 def _seccomp_default_nodes(facts: Facts) -> tuple[set[str], bool]:
@@ -134,7 +156,8 @@ def pod_security(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Con
     findings = missing_kind_findings(cluster, (NAMESPACE, *POD_KINDS))
     adm = admission_index(facts, ctx)
     wl = workload_index(facts, ctx)
-    fails, expected, per_ns, _ = _violation_findings(facts, wl, control)
+    judged_wl = _violation_findings(facts, wl, control)
+    per_ns = judged_wl.per_ns
     hidden = unavailable_policy_kinds(cluster)
     exceptions_hidden = cluster.missing(KYVERNO_POLICY_EXCEPTION)
     counts = {ns: len(ts) for ns, ts in wl.by_namespace().items()}
@@ -181,10 +204,17 @@ def pod_security(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Con
                                 f"namespaces with user workloads); {len(bare)} of them would not block "
                                 f"{CONTROL_TEXT[control]}" + (f": {safe(', '.join(bare), 300)}" if bare else ""),
                                 capped(empty, 60)))
-    findings.extend(fails)
-    if expected:
-        findings.append(Finding(Status.PASS, CLUSTER, f"control-plane static pods do this by design "
-                                f"({CONTROL_TEXT[control]}): expected, shown for review", capped(expected)))
+    findings.extend(judged_wl.fails)
+    if judged_wl.expected:
+        findings.append(_expected_line(judged_wl, f"control-plane static pods do this by design "
+                                       f"({CONTROL_TEXT[control]}): expected, shown for review",
+                                       not cluster.missing(*POD_KINDS)))
+    if not cluster.missing(*POD_KINDS):
+        # the workloads judged beside their namespaces: each passing one named
+        passing = _passing_workloads(judged_wl, control,
+                                     f"no {CONTROL_TEXT[control]} in their pod templates or running pods")
+        if passing is not None:
+            findings.append(passing)
     return findings
 
 
@@ -262,21 +292,26 @@ def _rule_matches_pod_create(rule: Mapping[str, Any]) -> bool:
 
 def _workload_check(facts: Facts, ctx: Context, control: str, what_ok: str,
                     extra: Callable[[WorkloadIndex, set[Target]], list[Finding]] | None = None) -> list[Finding]:
-    """FAIL per violating workload; `extra` adds findings for the rest (the
-    summary PASS is given only when neither failed nor left anything to review)."""
+    """FAIL per violating workload; `extra` adds findings (WARN for review)
+    for the others; one PASS names every remaining workload, whenever one
+    passes, and only when every pod and workload kind was collected."""
     cluster = facts.cluster
     findings = missing_kind_findings(cluster, POD_KINDS)
     wl = workload_index(facts, ctx)
-    fails, expected, _, examined = _violation_findings(facts, wl, control)
-    findings.extend(fails)
-    more = extra(wl, {f.target for f in fails}) if extra else []
+    judged = _violation_findings(facts, wl, control)
+    findings.extend(judged.fails)
+    more = extra(wl, {f.target for f in judged.fails}) if extra else []
     findings.extend(more)
-    if expected:
-        findings.append(Finding(Status.PASS, CLUSTER, "control-plane static pods: expected for "
-                                f"{CONTROL_TEXT[control]}, shown for review", capped(expected)))
-    if not fails and not more and not cluster.missing(*POD_KINDS):
-        findings.append(Finding(Status.PASS, CLUSTER, f"{examined} workload(s) checked: {what_ok}",
-                                (Evidence("workloads examined", str(examined), "pods and pod templates"),)))
+    if judged.expected:
+        findings.append(_expected_line(judged, "control-plane static pods: expected for "
+                                       f"{CONTROL_TEXT[control]}, shown for review", not cluster.missing(*POD_KINDS)))
+    if not cluster.missing(*POD_KINDS):
+        passing = _passing_workloads(judged, control, what_ok, frozenset(f.target for f in more))
+        if passing is not None:
+            findings.append(passing)
+        elif not judged.fails and not more and not judged.expected:
+            findings.append(Finding(Status.PASS, CLUSTER, f"{judged.examined} workload(s) checked: {what_ok}",
+                                    (Evidence("workloads examined", str(judged.examined), "pods and pod templates"),)))
     return findings
 
 
@@ -302,7 +337,7 @@ def _localhost_seccomp_findings(wl: WorkloadIndex, failed: set[Target]) -> list[
         items = wl.violations(t, "seccompLocalhost")
         if not items or t.target() in failed:
             continue
-        ev = [Evidence(text, "profile file on the node, not visible through the API", _where(wheres),
+        ev = [Evidence(text, "profile file on the node, not visible through the API", where_seen(wheres),
                        expected="a reviewed profile at this path on every node the pod can run on")
               for text, wheres in items.items()]
         profiles = sorted({text.rsplit("Localhost ", 1)[-1] for text in items})
