@@ -171,6 +171,13 @@ class Result:
         )
 
 
+def undecided_checks(results: Iterable[Result]) -> set[str]:
+    """Checks that could not decide for the whole cluster (an ERROR on the
+    Cluster target): a target such a check does not name may still exist and
+    still fail, so its absence proves nothing (trend, stale waivers)."""
+    return {r.check for r in results if r.status is Status.ERROR and r.target.kind == "Cluster"}
+
+
 def group_targets(targets: Iterable[Target]) -> dict[str, dict[str, list[str]]]:
     """kind -> namespace ("" when cluster-scoped) -> names: a long list of
     targets written compactly (150,000-pod clusters pass hundreds of
@@ -633,7 +640,7 @@ class Report:
     tool: dict[str, str]               # {"name": "kaudit", "version": "0.1.0"}
     scan: ScanInfo
     results: list[Result]
-    waivers: dict[str, Any] = field(default_factory=dict)   # {"expired": [...], "stale": [...]}
+    waivers: dict[str, Any] = field(default_factory=dict)   # applied, expired, stale, unconfirmed: report/waivers.py
     schema_version: str = REPORT_SCHEMA_VERSION
 
     def counts(self) -> dict[str, int]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kaudit.model import Report, Result, Status, Target
+from kaudit.model import Report, Result, Status, Target, undecided_checks
 from kaudit.report.common import check_sort_key, result_key, severity_rank, target_label
 from kaudit.termsafe import terminal_text
 
@@ -138,7 +138,7 @@ def diff_reports(old: Report, new: Report) -> ReportDiff:
     gone = [(key, o) for key, o in old_by.items() if key not in new_by and o.status is Status.FAIL]
     if gone and lists_every_target(new):
         evaluated = {r.check for r in new.results}
-        undecided = {r.check for r in new.results if r.status is Status.ERROR and r.target.kind == "Cluster"}
+        undecided = undecided_checks(new.results)
         named = {target_key for _, target_key in new_by}
         for (check, target_key), o in gone:
             if check in evaluated and check not in undecided and target_key not in named:

@@ -210,6 +210,7 @@ class ReportView:
     waivers_applied: list[Mapping[str, Any]]
     waivers_expired: list[Mapping[str, Any]]
     waivers_stale: list[Mapping[str, Any]]
+    waivers_unconfirmed: list[Mapping[str, Any]]
     duration: str
     statuses: list[str] = field(default_factory=lambda: [s.value for s in STATUS_ORDER])
     trend_unavailable: str | None = None    # why a previous report gave no trend (another cluster)
@@ -431,6 +432,7 @@ def build_view(report: Report, previous: Report | None = None,
         trend_unavailable=not_comparable(previous, report) if previous is not None else None,
         manual=manual, waivers_applied=applied,
         waivers_expired=_waiver_list(report, "expired"), waivers_stale=_waiver_list(report, "stale"),
+        waivers_unconfirmed=_waiver_list(report, "unconfirmed"),
         duration=_duration(report.scan.started, report.scan.finished),
     )
 

@@ -30,7 +30,7 @@ from typing import Any, Mapping
 import yaml
 
 from kaudit import yamlsafe
-from kaudit.model import Result, Status, Target, Waiver
+from kaudit.model import Result, Status, Target, Waiver, undecided_checks
 
 WAIVABLE = frozenset({Status.FAIL, Status.WARN, Status.ERROR})
 SELECTOR_KEYS = ("kind", "namespace", "name", "node")
@@ -187,10 +187,12 @@ def apply_waivers(results: list[Result], waivers: list[Waiver],
 
     The first active waiver (file order) that matches wins. Returns the new
     results and the summary stored in Report.waivers:
-    ``{"applied": [{"waiver": ..., "results": n}], "expired": [...], "stale": [...]}``.
+    ``{"applied": [{"waiver": ..., "results": n}], "expired": [...], "stale": [...],
+    "unconfirmed": [...]}``.
     Expired waivers are not applied (the result keeps its real status);
     "stale" lists active waivers that waived nothing (the risk is gone, or the
-    selector is wrong) so they can be removed.
+    selector is wrong) so they can be removed; "unconfirmed" those that waived
+    nothing in a check that could not decide (an ERROR for the whole cluster).
     """
     active = [w for w in waivers if not is_expired(w, today)]
     expired = [w for w in waivers if is_expired(w, today)]
@@ -205,10 +207,17 @@ def apply_waivers(results: list[Result], waivers: list[Waiver],
                                                  original_status=result.status, waiver=waiver)
                     break
         out.append(result)
+    # A waiver that matched nothing is stale only where its checks decided:
+    # a check that errored for the whole cluster may still fail the waived
+    # target, so that waiver is kept as unconfirmed, not offered for removal.
+    undecided = undecided_checks(results)
+    unused = [w for w, n in zip(active, used) if not n]
+    unconfirmed = [w for w in unused if any(check_matches(w.check, c) for c in undecided)]
     summary = {
         "applied": [{"waiver": w.to_json(), "results": n} for w, n in zip(active, used) if n],
         "expired": [w.to_json() for w in expired],
-        "stale": [w.to_json() for w, n in zip(active, used) if not n],
+        "stale": [w.to_json() for w in unused if w not in unconfirmed],
+        "unconfirmed": [w.to_json() for w in unconfirmed],
         "evaluated_on": today.isoformat(),
     }
     return out, summary

@@ -223,4 +223,23 @@ def test_unavailable_pods_are_an_error_and_no_pass_summary():
 
 def test_policy_kinds_unreadable_turn_namespace_fail_into_error():
     facts = facts_of(populated(make_namespace("shop")), unavailable={"ClusterPolicy.kyverno.io": "forbidden"})
-    assert statuses(run("5.2.2", facts))[("Namespace", None, "shop")] == "ERROR"
+    results = run("5.2.2", facts)
+    errors = [r for r in results if r.status.value == "ERROR"]
+    assert not [r for r in results if r.status.value == "FAIL" and r.target.kind == "Namespace"]
+    assert len(errors) == 1 and "shop" in errors[0].message and "forbidden" in errors[0].message
+
+
+def test_policy_kinds_unreadable_is_one_error_naming_every_undecided_namespace():
+    # 1,500 namespaces undecided for one reason were 1,500 ERROR rows per 5.2 check
+    names = [f"team-{i:04d}" for i in range(300)]
+    enforced = populated(make_namespace("locked", "restricted"))
+    facts = facts_of(*(populated(make_namespace(n)) for n in names), enforced,
+                     unavailable={"ValidatingAdmissionPolicy": "not in the input"})
+    results = run("5.2.2", facts)
+    errors = [r for r in results if r.status.value == "ERROR"]
+    assert len(errors) == 1 and errors[0].target.kind == "Cluster"
+    assert "300 namespace" in errors[0].message and "ValidatingAdmissionPolicy: not in the input" in errors[0].message
+    listed = " ".join(f"{e.value} {e.note or ''}" for e in errors[0].evidence)
+    assert all(n in listed for n in names)               # every undecided target named, none lost to a cap
+    assert "locked" not in listed
+    assert statuses(results)[("Namespace", None, "locked")] == "PASS"   # enforcement seen still decides

@@ -155,3 +155,26 @@ def test_empty_file_and_waivers_key_are_accepted(tmp_path):
     assert load_waivers(write(tmp_path, "# nothing yet\n")) == []
     ws = load_waivers(write(tmp_path, "waivers:\n- check: 1.2.1\n  owner: a\n  justification: b\n  expires: 2025-01-01\n"))
     assert [w.check for w in ws] == ["1.2.1"]
+
+
+def test_waiver_of_a_check_undecided_for_the_cluster_is_unconfirmed_not_stale(tmp_path):
+    # policy objects not collected: 5.2.2 errs once for the cluster; the namespace
+    # the waiver names may still fail, so "matched nothing, remove it" would be wrong
+    waivers = load_waivers(write(tmp_path, """\
+- check: "5.2.*"
+  target: {kind: Namespace, name: kaudit-nodes}
+  owner: a
+  justification: b
+  expires: 2099-01-01
+- check: "1.2.1"
+  target: {kind: Namespace, name: kaudit-nodes}
+  owner: a
+  justification: b
+  expires: 2099-01-01
+"""))
+    rs = [result("5.2.2", Status.ERROR, Target("Cluster", "cluster")),
+          result("1.2.1", Status.PASS, Target("Node", "cp-1", node="cp-1"))]
+    out, summary = apply_waivers(rs, waivers, today=date(2025, 1, 1))
+    assert out[0].status is Status.ERROR                   # the cluster-wide error is not waived by it
+    assert [w["check"] for w in summary["unconfirmed"]] == ["5.2.*"]
+    assert [w["check"] for w in summary["stale"]] == ["1.2.1"]

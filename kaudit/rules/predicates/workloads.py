@@ -164,6 +164,10 @@ def pod_security(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Con
     needed = CONTROL_LEVEL[control]
     judged = _namespaces_with_workloads(facts, wl)
     empty: list[Evidence] = []
+    # Undecided namespaces, one ERROR per cause: at 1,500 namespaces the cause
+    # is the same for all of them and one row per namespace said nothing more.
+    kyverno_only: list[tuple[str, Evidence]] = []
+    unseen: list[tuple[str, Evidence]] = []
     for ns in namespace_names(cluster):
         enforced, psa_ev, idle = adm.enforcing(ns, control)
         if judged is not None and ns not in judged:
@@ -175,10 +179,7 @@ def pod_security(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Con
             continue
         tail = f"{counts.get(ns, 0)} workload(s), {per_ns.get(ns, 0)} in violation"
         if enforced and exceptions_hidden and all(e.what.startswith("Kyverno ") for e in enforced):
-            findings.append(Finding(Status.ERROR, Target(NAMESPACE, ns),
-                                    f"only Kyverno blocks {CONTROL_TEXT[control]} in {ns}, and its PolicyExceptions "
-                                    f"could not be read: {safe(exceptions_hidden[KYVERNO_POLICY_EXCEPTION], 300)}",
-                                    capped(enforced)))
+            kyverno_only.append((ns, enforced[0]))
             continue
         if enforced:
             findings.append(Finding(Status.PASS, Target(NAMESPACE, ns),
@@ -190,13 +191,23 @@ def pod_security(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Con
                        "none enforcing here" if idle else "none found", "policy objects",
                        expected=f"at least one enforcing rule, or Pod Security Admission enforce={needed}")]
         if hidden:
-            findings.append(Finding(Status.ERROR, Target(NAMESPACE, ns),
-                                    f"no enforcement seen in {ns}, but policy objects could not be read: "
-                                    + safe("; ".join(f"{k}: {v}" for k, v in hidden.items()), 400), capped(ev)))
+            unseen.append((ns, psa_ev))
             continue
         findings.append(Finding(Status.FAIL, Target(NAMESPACE, ns),
                                 f"nothing stops the admission of {CONTROL_TEXT[control]} in namespace {ns} "
                                 f"(needs Pod Security enforce={needed} or an enforcing policy; {tail})", capped(ev)))
+    if kyverno_only:
+        reason = safe(exceptions_hidden[KYVERNO_POLICY_EXCEPTION], 300)
+        findings.append(_undecided_namespaces(
+            kyverno_only, lambda what: f"only Kyverno blocks {CONTROL_TEXT[control]} in {what}, and its "
+            f"PolicyExceptions could not be read: {reason}"))
+    if unseen:
+        reason = safe("; ".join(f"{k}: {v}" for k, v in hidden.items()), 400)
+        findings.append(_undecided_namespaces(
+            unseen, lambda what: f"no enforcement seen in {what}, but policy objects could not be read: {reason}",
+            Evidence("Kyverno / Gatekeeper / ValidatingAdmissionPolicy rules blocking it", "not decidable",
+                     "policy objects", expected=f"at least one enforcing rule, or Pod Security Admission "
+                     f"enforce={needed}", note="; ".join(sorted(hidden)) + " not collected")))
     if empty:
         bare = [e.what.rsplit(" ", 1)[-1] for e in empty if "would not block" in (e.note or "")]
         findings.append(Finding(Status.SKIP, CLUSTER,
@@ -216,6 +227,28 @@ def pod_security(facts: Facts, check: Check, params: Mapping[str, Any], ctx: Con
         if passing is not None:
             findings.append(passing)
     return findings
+
+
+def _undecided_namespaces(undecided: list[tuple[str, Evidence]], message: Callable[[str], str],
+                          *extra: Evidence) -> Finding:
+    """One cluster-wide ERROR for namespaces left undecided by one cause.
+
+    Every namespace is named (the full list, so a trend can tell "not judged"
+    from "gone"); the first ones keep their own observation of how their
+    Pod Security level was decided. `message` words the cause around the
+    namespaces' description."""
+    names = [ns for ns, _ in undecided]
+    shown = ", ".join(safe(n, 80) for n in names[:5]) + (f" and {len(names) - 5:,} more" if len(names) > 5 else "")
+    what = (f"namespace {safe(names[0], 120)}" if len(names) == 1 else
+            f"{len(names):,} namespaces with workloads ({shown})")
+    listing = Evidence("namespaces not decided", f"{len(names):,}", "namespaces with workloads",
+                       note=", ".join(safe(n, 253) for n in names))
+    own = [ev for _, ev in undecided]
+    return Finding(Status.ERROR, CLUSTER, message(what),
+                   (listing, *extra, *capped(own, MAX_UNDECIDED_SHOWN)))
+
+
+MAX_UNDECIDED_SHOWN = 20
 
 
 @predicate("workloads.policy_mechanism")
